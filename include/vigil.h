@@ -1,0 +1,15 @@
+/* vigil.h — the whole public API of libvigil. */
+#ifndef VIGIL_H
+#define VIGIL_H
+
+#include "vigil/alloc.h"
+#include "vigil/buffer.h"
+#include "vigil/collect.h"
+#include "vigil/expo.h"
+#include "vigil/http.h"
+#include "vigil/metrics.h"
+#include "vigil/runtime.h"
+#include "vigil/status.h"
+#include "vigil/version.h"
+
+#endif

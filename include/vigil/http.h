@@ -1,0 +1,98 @@
+/* vigil/http.h — the embedded HTTP server (libmicrohttpd underneath, never visible here).
+ *
+ * A server has a listen address, a table of exact-path routes and a thread pool. Handlers run on
+ * the server's threads, get a read-only request and fill a response; they must not block for
+ * long. Unknown paths get a JSON 404; other methods than GET/HEAD (and POST where a route allows
+ * it) get 405. HEAD is answered from the GET handler with the body dropped.
+ */
+#ifndef VIGIL_HTTP_H
+#define VIGIL_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "vigil/buffer.h"
+#include "vigil/export.h"
+#include "vigil/metrics.h"
+#include "vigil/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct vigil_http_server vigil_http_server;
+typedef struct vigil_http_request vigil_http_request;
+typedef struct vigil_http_response vigil_http_response;
+
+typedef struct vigil_http_options {
+    const char *listen;      /* "HOST:PORT", "[V6]:PORT" or ":PORT" (all IPv4 interfaces);
+                                port 0 picks a free port. Default "127.0.0.1:9090" */
+    unsigned threads;        /* worker threads; default 2 */
+    unsigned timeout_s;      /* idle connection timeout; default 30 */
+    unsigned max_connections;/* default 256 */
+    size_t max_body;         /* largest POST body accepted (413 beyond); default 1 MiB */
+} vigil_http_options;
+
+/* Fills defaults. Thread-safety: any thread. */
+VIGIL_API void vigil_http_options_init(vigil_http_options *opts);
+
+/* Handler for a route. Return VIGIL_OK after filling resp; any other status produces a JSON 500
+ * carrying vigil_errmsg(). Runs on a server thread. */
+typedef vigil_status (*vigil_http_handler)(const vigil_http_request *req,
+                                           vigil_http_response *resp, void *user);
+
+/* Creates a stopped server. Errors: VIGIL_EINVAL, VIGIL_EADDR (unparsable address), VIGIL_ENOMEM.
+ * Thread-safety: any thread. */
+VIGIL_API vigil_status vigil_http_server_new(const vigil_http_options *opts,
+                                             vigil_http_server **out);
+
+/* Adds an exact-path route ("/metrics"). allow_post also routes POST (bodies up to max_body).
+ * Errors: VIGIL_EINVAL (path not starting with '/'), VIGIL_EEXIST, VIGIL_ESTATE (server running),
+ * VIGIL_ENOMEM. Thread-safety: any thread, before vigil_http_server_start. */
+VIGIL_API vigil_status vigil_http_server_route(vigil_http_server *srv, const char *path,
+                                               bool allow_post, vigil_http_handler handler,
+                                               void *user);
+
+/* Routes `path` to the exposition of `reg`, negotiated by Accept, gzip by Accept-Encoding.
+ * Errors: as vigil_http_server_route. */
+VIGIL_API vigil_status vigil_http_server_serve_metrics(vigil_http_server *srv, const char *path,
+                                                       vigil_registry *reg);
+
+/* Binds and starts serving. Errors: VIGIL_EADDR (bind failed, with the reason), VIGIL_ESTATE.
+ * Thread-safety: any thread. */
+VIGIL_API vigil_status vigil_http_server_start(vigil_http_server *srv);
+
+/* The bound TCP port once started (useful with port 0), else 0. */
+VIGIL_API unsigned vigil_http_server_port(const vigil_http_server *srv);
+
+/* Stops accepting, finishes or closes open connections and joins the threads. Idempotent. */
+VIGIL_API void vigil_http_server_stop(vigil_http_server *srv);
+
+/* Stops (if running) and frees. NULL is a no-op. */
+VIGIL_API void vigil_http_server_free(vigil_http_server *srv);
+
+/* --- request (valid only during the handler call) --- */
+VIGIL_API const char *vigil_http_request_method(const vigil_http_request *req);
+VIGIL_API const char *vigil_http_request_path(const vigil_http_request *req);
+/* A request header (case-insensitive name) or NULL. */
+VIGIL_API const char *vigil_http_request_header(const vigil_http_request *req, const char *name);
+/* A query-string or form argument (first occurrence) or NULL. */
+VIGIL_API const char *vigil_http_request_arg(const vigil_http_request *req, const char *name);
+/* The raw POST body (may be empty). */
+VIGIL_API const char *vigil_http_request_body(const vigil_http_request *req, size_t *len);
+
+/* --- response --- */
+VIGIL_API void vigil_http_response_status(vigil_http_response *resp, unsigned code);
+/* Adds a header (copied). Errors: VIGIL_ENOMEM, VIGIL_EINVAL. */
+VIGIL_API vigil_status vigil_http_response_header(vigil_http_response *resp, const char *name,
+                                                  const char *value);
+/* Appends to the body. Errors: VIGIL_ENOMEM, VIGIL_ELIMIT. */
+VIGIL_API vigil_status vigil_http_response_append(vigil_http_response *resp, const void *data,
+                                                  size_t len);
+/* Takes the contents of buf as the body (buf is left empty). */
+VIGIL_API void vigil_http_response_take(vigil_http_response *resp, struct vigil_buffer *buf);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

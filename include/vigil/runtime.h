@@ -1,0 +1,89 @@
+/* vigil/runtime.h — bringing monitoring up and down in one call each, and the name-based
+ * convenience calls for code that does not keep handles.
+ *
+ *     vigil_options o;
+ *     vigil_options_init(&o);           // defaults: /metrics on 127.0.0.1:9090, process metrics
+ *     o.metrics_addr = "127.0.0.1:9100";
+ *     vigil_runtime *rt;
+ *     if (vigil_start(&o, &rt) != VIGIL_OK) fprintf(stderr, "%s\n", vigil_errmsg());
+ *     ...
+ *     vigil_stop(rt);
+ *
+ * The environment overrides the options given in code, so an operator can move a deployed
+ * program without rebuilding it (see docs/configuration.md):
+ *   VIGIL_METRICS_ENABLED  0/1/false/true     VIGIL_METRICS_ADDR  HOST:PORT
+ *   VIGIL_METRICS_PATH     /path              VIGIL_PROCESS_METRICS 0/1
+ *   VIGIL_GLOBAL_LABELS    k=v,k2=v2          VIGIL_MAX_CHILDREN  N
+ *   VIGIL_HTTP_THREADS     N
+ */
+#ifndef VIGIL_RUNTIME_H
+#define VIGIL_RUNTIME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "vigil/export.h"
+#include "vigil/http.h"
+#include "vigil/metrics.h"
+#include "vigil/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct vigil_runtime vigil_runtime;
+
+typedef struct vigil_options {
+    vigil_registry *registry;        /* NULL: the default registry */
+    bool metrics_enabled;            /* serve the exposition over HTTP; default true */
+    const char *metrics_addr;        /* default "127.0.0.1:9090" */
+    const char *metrics_path;        /* default "/metrics" */
+    bool process_metrics;            /* add the process collector; default true */
+    const vigil_label *global_labels;/* added to every series; default none */
+    size_t global_label_count;
+    size_t max_children;             /* per-family cardinality guard; 0: 10000 */
+    unsigned http_threads;           /* default 2 */
+} vigil_options;
+
+/* Fills the defaults above. Thread-safety: any thread. */
+VIGIL_API void vigil_options_init(vigil_options *opts);
+
+/* Applies the VIGIL_* environment variables to opts. Strings point into the environment or into
+ * storage owned by the library for the process's life. Errors: VIGIL_EINVAL naming the variable.
+ * vigil_start calls it itself; call it directly to see the effective options. */
+VIGIL_API vigil_status vigil_options_from_env(vigil_options *opts);
+
+/* Brings monitoring up: applies the environment, configures the registry, registers the process
+ * collector, starts the HTTP server. On failure nothing is left running.
+ * Errors: VIGIL_EINVAL, VIGIL_EADDR, VIGIL_ENOMEM, and those of vigil_registry_set_global_labels.
+ * Thread-safety: any thread. */
+VIGIL_API vigil_status vigil_start(const vigil_options *opts, vigil_runtime **out);
+
+/* Stops the server and frees the runtime (the registry stays). NULL is a no-op. */
+VIGIL_API void vigil_stop(vigil_runtime *rt);
+
+VIGIL_API vigil_registry *vigil_runtime_registry(const vigil_runtime *rt);
+/* The HTTP server (NULL when metrics are disabled); routes may not be added while it runs. */
+VIGIL_API vigil_http_server *vigil_runtime_http(const vigil_runtime *rt);
+/* The URL of the exposition, e.g. "http://127.0.0.1:9100/metrics"; "" when disabled. */
+VIGIL_API const char *vigil_runtime_metrics_url(const vigil_runtime *rt);
+
+/* --- name-based convenience (the slower path) --------------------------------------------- *
+ * These find the family by name (creating it on first use with the given label names in the
+ * given order) and the child by value, then record. They cost a lock-free family lookup plus a
+ * child lookup per call (see docs/benchmarks.md); code on a hot path should keep handles.
+ * Validation and the cardinality guard are those of the handle API. A name first used with one
+ * type or label-name list and later with another gives VIGIL_ETYPE.
+ * Thread-safety: any thread. reg NULL means the default registry. */
+VIGIL_API vigil_status vigil_record_counter(vigil_registry *reg, const char *name, double v,
+                                            const vigil_label *labels, size_t count);
+VIGIL_API vigil_status vigil_record_gauge(vigil_registry *reg, const char *name, double v,
+                                          const vigil_label *labels, size_t count);
+/* Histograms created here use vigil_default_buckets. */
+VIGIL_API vigil_status vigil_record_histogram(vigil_registry *reg, const char *name, double v,
+                                              const vigil_label *labels, size_t count);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

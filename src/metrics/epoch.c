@@ -1,0 +1,67 @@
+/* epoch.c — epoch-based reclamation for the lock-free child lookup.
+ *
+ * Lookups read a family's child table without a lock while another thread may replace the table
+ * or remove a child. A reader announces the global epoch it started in; a writer tags what it
+ * unlinks with the epoch it advanced from, and frees it only when no reader still announces an
+ * epoch at or before that tag. Threads with an exclusive shard announce in their own cache line
+ * with plain stores (so concurrent lookups never share a written line); threads on the shared
+ * shard count themselves in one atomic counter, which blocks reclamation while non-zero — memory
+ * then waits, it is never freed early.
+ */
+#include "metrics/metrics_int.h"
+
+typedef struct {
+    _Alignas(64) _Atomic uint64_t epoch; /* 0: not in a lookup */
+} announce_slot;
+
+static announce_slot announce[VIGIL__SHARDS];
+static _Alignas(64) _Atomic uint64_t overflow_readers;
+static _Alignas(64) _Atomic uint64_t global_epoch = 1;
+
+void vigil__epoch_enter(void)
+{
+    unsigned s = vigil__shard_index();
+    if (s == 0) {
+        atomic_fetch_add_explicit(&overflow_readers, 1, memory_order_seq_cst);
+        return;
+    }
+    uint64_t e = atomic_load_explicit(&global_epoch, memory_order_acquire);
+    atomic_store_explicit(&announce[s].epoch, e, memory_order_relaxed);
+    /* Our announcement must be visible before we read any table pointer (Dekker with the
+     * fence in vigil__epoch_safe). */
+    atomic_thread_fence(memory_order_seq_cst);
+}
+
+void vigil__epoch_exit(void)
+{
+    unsigned s = vigil__shard_index();
+    if (s == 0) {
+        atomic_fetch_sub_explicit(&overflow_readers, 1, memory_order_release);
+        return;
+    }
+    atomic_store_explicit(&announce[s].epoch, 0, memory_order_release);
+}
+
+void vigil__epoch_thread_exit(unsigned shard)
+{
+    if (shard > 0 && shard < VIGIL__SHARDS)
+        atomic_store_explicit(&announce[shard].epoch, 0, memory_order_release);
+}
+
+uint64_t vigil__epoch_retire_tag(void)
+{
+    return atomic_fetch_add_explicit(&global_epoch, 1, memory_order_seq_cst);
+}
+
+bool vigil__epoch_safe(uint64_t tag)
+{
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&overflow_readers, memory_order_acquire) != 0)
+        return false;
+    for (unsigned s = 1; s < VIGIL__SHARDS; s++) {
+        uint64_t e = atomic_load_explicit(&announce[s].epoch, memory_order_acquire);
+        if (e != 0 && e <= tag)
+            return false;
+    }
+    return true;
+}

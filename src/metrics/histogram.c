@@ -1,0 +1,120 @@
+/* histogram.c — histograms with fixed buckets on per-thread cells.
+ *
+ * A child owns bucket_count + 2 consecutive cells per shard: one non-cumulative count per finite
+ * bucket, one for +Inf, then the sum (as double bits). An observation touches exactly two cells
+ * of its own thread's shard. The total count is not stored: it is derived from the buckets at
+ * read time, so `_count` always equals the `+Inf` bucket and buckets are always cumulative, even
+ * while other threads observe (the sum may lag the counts by the observations in flight).
+ */
+#include <math.h>
+#include <string.h>
+
+#include "metrics/metrics_int.h"
+
+#define CHILD(h) ((vigil__child *)(h))
+
+static const double default_buckets[] = {.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10};
+
+VIGIL_API const double *vigil_default_buckets(size_t *count)
+{
+    if (count != NULL)
+        *count = sizeof default_buckets / sizeof default_buckets[0];
+    return default_buckets;
+}
+
+vigil_status vigil__check_buckets(const double *b, size_t n)
+{
+    if (n == 0 || b == NULL)
+        return vigil__fail(VIGIL_EBUCKETS, "a histogram needs at least one finite bucket");
+    if (n > VIGIL_MAX_BUCKETS)
+        return vigil__fail(VIGIL_EBUCKETS, "%zu buckets: at most %d allowed", n,
+                           VIGIL_MAX_BUCKETS);
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(b[i]))
+            return vigil__fail(VIGIL_EBUCKETS, "bucket %zu is not finite (only the implied +Inf "
+                               "may be infinite)", i);
+        if (i > 0 && !(b[i] > b[i - 1]))
+            return vigil__fail(VIGIL_EBUCKETS, "buckets must increase strictly: %g after %g",
+                               b[i], b[i - 1]);
+    }
+    return VIGIL_OK;
+}
+
+VIGIL_API vigil_status vigil_buckets_linear(double start, double width, size_t count,
+                                            double *out)
+{
+    if (count == 0 || count > VIGIL_MAX_BUCKETS || !(width > 0) || !isfinite(start) ||
+        out == NULL)
+        return vigil__fail(VIGIL_EBUCKETS, "linear buckets need 1..%d buckets and width > 0",
+                           VIGIL_MAX_BUCKETS);
+    for (size_t i = 0; i < count; i++)
+        out[i] = start + width * (double)i;
+    return vigil__check_buckets(out, count);
+}
+
+VIGIL_API vigil_status vigil_buckets_exponential(double start, double factor, size_t count,
+                                                 double *out)
+{
+    if (count == 0 || count > VIGIL_MAX_BUCKETS || !(start > 0) || !(factor > 1) ||
+        out == NULL)
+        return vigil__fail(VIGIL_EBUCKETS, "exponential buckets need 1..%d buckets, start > 0 "
+                           "and factor > 1", VIGIL_MAX_BUCKETS);
+    double v = start;
+    for (size_t i = 0; i < count; i++, v *= factor)
+        out[i] = v;
+    return vigil__check_buckets(out, count);
+}
+
+/* Index of the first bound >= v, bucket_count for +Inf (and NaN). Linear scan for the usual
+ * short lists, binary search beyond. */
+static size_t bucket_index(const double *b, size_t n, double v)
+{
+    if (n <= 16) {
+        size_t i = 0;
+        while (i < n && !(v <= b[i]))
+            i++;
+        return i;
+    }
+    if (!(v <= b[n - 1]))
+        return n;
+    size_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (v <= b[mid])
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+VIGIL_API void vigil_histogram_observe(vigil_histogram *h, double v)
+{
+    vigil__child *ch = CHILD(h);
+    const vigil_family *fam = ch->family;
+    size_t n = fam->bucket_count;
+    vigil__cell_add(ch->cells + bucket_index(fam->buckets, n, v), 1);
+    vigil__cell_add_double(ch->cells + n + 1, v);
+}
+
+void vigil__histogram_read(const vigil_family *fam, const vigil__child *ch,
+                           vigil_histogram_snapshot *out)
+{
+    size_t n = fam->bucket_count;
+    out->bucket_count = n;
+    out->bounds = fam->buckets;
+    uint64_t running = 0;
+    for (size_t i = 0; i <= n; i++) {
+        running += vigil__cells_sum(ch->cells + i);
+        out->counts[i] = running;
+    }
+    out->count = running;
+    out->sum = vigil__cells_sum_double(ch->cells + n + 1);
+}
+
+VIGIL_API void vigil_histogram_snapshot_read(const vigil_histogram *h,
+                                             vigil_histogram_snapshot *out)
+{
+    const vigil__child *ch = CHILD(h);
+    vigil__histogram_read(ch->family, ch, out);
+}
