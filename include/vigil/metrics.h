@@ -125,6 +125,8 @@ VIGIL_API vigil_family *vigil_registry_find(vigil_registry *reg, const char *nam
 
 VIGIL_API vigil_metric_type vigil_family_type(const vigil_family *fam);
 VIGIL_API size_t vigil_family_label_count(const vigil_family *fam);
+/* The i-th label name, or NULL when i is out of range. */
+VIGIL_API const char *vigil_family_label_name(const vigil_family *fam, size_t i);
 /* Number of live children. Thread-safety: any thread. */
 VIGIL_API size_t vigil_family_child_count(vigil_family *fam);
 /* Label sets refused by the cardinality guard so far. Thread-safety: any thread. */
@@ -282,6 +284,40 @@ VIGIL_API vigil_status vigil_emit_summary(vigil_emitter *em, const vigil_label *
 VIGIL_API vigil_status vigil_check_metric_name(const char *name);
 /* VIGIL_OK when name is a valid, unreserved label name. */
 VIGIL_API vigil_status vigil_check_label_name(const char *name);
+
+/* --- the inlined counter hot path ----------------------------------------------------------
+ * In C, vigil_counter_inc and vigil_counter_add_u64 compile inline into the caller: a thread-local
+ * read, an add and a store, with no call. That is what makes an increment cost about a
+ * nanosecond and lets threads scale (see docs/architecture.md, "Counters"). The price is a
+ * small, fixed ABI: the first word of a counter handle is its cell pointer, and the thread's
+ * shard offset is an exported thread-local. Define VIGIL_NO_INLINE before including vigil.h to
+ * call the out-of-line functions instead (same behaviour, about twice the cost). */
+#if !defined(VIGIL_NO_INLINE) && !defined(VIGIL_BUILDING) && !defined(__cplusplus) &&            \
+    defined(__GNUC__)
+#include <stdatomic.h>
+
+struct vigil__counter_head {
+    _Atomic uint64_t *cells; /* shard-0 cell; this thread's is vigil__shard_offset cells on */
+};
+VIGIL_API extern __thread long vigil__shard_offset __attribute__((tls_model("initial-exec")));
+VIGIL_API void vigil__cell_add_slow(_Atomic uint64_t *cell0, uint64_t n);
+
+static inline void vigil__counter_add_inline(vigil_counter *c, uint64_t n)
+{
+    _Atomic uint64_t *cell0 = ((struct vigil__counter_head *)(void *)c)->cells;
+    long off = vigil__shard_offset;
+    if (__builtin_expect(off <= 0, 0)) {
+        vigil__cell_add_slow(cell0, n);
+        return;
+    }
+    _Atomic uint64_t *mine = cell0 + off;
+    atomic_store_explicit(mine, atomic_load_explicit(mine, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+
+#define vigil_counter_inc(c) vigil__counter_add_inline((c), 1)
+#define vigil_counter_add_u64(c, n) vigil__counter_add_inline((c), (n))
+#endif
 
 #ifdef __cplusplus
 }

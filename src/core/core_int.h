@@ -49,6 +49,9 @@ void *vigil__strmap_get(const vigil__strmap *m, const char *key);
 vigil_status vigil__strmap_put(vigil__strmap *m, const char *key, void *value);
 /* Returns the removed value or NULL. */
 void *vigil__strmap_del(vigil__strmap *m, const char *key);
+/* Removes every key mapped to value; returns how many. Allocates nothing, so it is safe on
+ * error paths. */
+size_t vigil__strmap_del_value(vigil__strmap *m, const void *value);
 
 /* --- number formatting (fmt.c) --- */
 #define VIGIL__FMT_MAX 32

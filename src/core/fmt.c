@@ -41,7 +41,8 @@ size_t vigil__fmt_double(char *out, double v)
 {
     if (!isfinite(v))
         return fmt_special(out, v);
-    if (v == (double)(int64_t)v && fabs(v) < 1e15) {
+    /* Range first: converting a double beyond int64_t to an integer is undefined. */
+    if (fabs(v) < 1e15 && v == (double)(int64_t)v) {
         if (v < 0) {
             out[0] = '-';
             return 1 + vigil__fmt_u64(out + 1, (uint64_t)(-(int64_t)v));
@@ -54,24 +55,52 @@ size_t vigil__fmt_double(char *out, double v)
     return (size_t)n;
 }
 
+/* Splits "d.ddde[+-]XX" (or "de[+-]XX") into its digits, without the dot, and the exponent. */
+static void split_exp(const char *tmp, char *digits, int *exp10)
+{
+    const char *e = strchr(tmp, 'e');
+    *exp10 = atoi(e + 1);
+    size_t n = 0;
+    for (const char *p = tmp; p < e; p++) {
+        if (*p != '.')
+            digits[n++] = *p;
+    }
+    digits[n] = '\0';
+}
+
+/* Adds one unit in the last digit (9.99 -> 1.00 with the exponent raised) and tells whether the
+ * result reads back to v. */
+static bool next_up_reads_back(char *digits, int *exp10, double v)
+{
+    size_t n = strlen(digits), i = n;
+    while (i > 0 && digits[i - 1] == '9')
+        digits[--i] = '0';
+    if (i == 0) {
+        digits[0] = '1';
+        (*exp10)++;
+    } else {
+        digits[i - 1]++;
+    }
+    char tmp[48];
+    snprintf(tmp, sizeof tmp, "%c.%se%d", digits[0], digits + 1, *exp10);
+    return strtod(tmp, NULL) == v;
+}
+
 /* Shortest decimal digits that read back to v: digits without a dot into `digits`, the decimal
- * exponent of the first digit into *exp10. v must be finite and positive. */
+ * exponent of the first digit into *exp10. v must be finite and positive. At each length the
+ * correctly rounded digits are tried first; where v is a power of two the gap to the next double
+ * below is half the gap above, so the rounded digits may miss while the next decimal up still
+ * reads back. Python's repr (the shortest, then the closest) takes that one, and so do we. */
 static void shortest_digits(double v, char *digits, int *exp10)
 {
     char tmp[40];
     for (int prec = 0; prec < 17; prec++) {
         snprintf(tmp, sizeof tmp, "%.*e", prec, v);
-        if (strtod(tmp, NULL) == v)
+        split_exp(tmp, digits, exp10);
+        if (strtod(tmp, NULL) == v || next_up_reads_back(digits, exp10, v))
             break;
     }
-    /* tmp is "d.ddde[+-]XX" or "de[+-]XX". */
-    char *e = strchr(tmp, 'e');
-    *exp10 = atoi(e + 1);
-    size_t n = 0;
-    for (char *p = tmp; p < e; p++) {
-        if (*p != '.')
-            digits[n++] = *p;
-    }
+    size_t n = strlen(digits);
     while (n > 1 && digits[n - 1] == '0')
         n--;
     digits[n] = '\0';

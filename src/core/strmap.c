@@ -78,19 +78,14 @@ vigil_status vigil__strmap_put(vigil__strmap *m, const char *key, void *value)
     return VIGIL_OK;
 }
 
-void *vigil__strmap_del(vigil__strmap *m, const char *key)
+/* Empties slot i and backward-shifts the run after it so lookups never stop early at the hole.
+ * Entries only move towards i, never past the end of the run. */
+static void del_at(vigil__strmap *m, size_t i)
 {
-    if (m->len == 0)
-        return NULL;
     size_t mask = m->cap - 1;
-    size_t i = find_slot(m, key, vigil__hash_str(key, 0));
-    if (m->slots[i].key == NULL)
-        return NULL;
-    void *value = m->slots[i].value;
     vigil__free(m->slots[i].key);
     m->slots[i].key = NULL;
     m->len--;
-    /* Backward-shift the following run so lookups never stop early at the hole. */
     for (size_t j = (i + 1) & mask; m->slots[j].key != NULL; j = (j + 1) & mask) {
         size_t home = m->slots[j].hash & mask;
         bool movable = (i <= j) ? (home <= i || home > j) : (home <= i && home > j);
@@ -100,5 +95,32 @@ void *vigil__strmap_del(vigil__strmap *m, const char *key)
             i = j;
         }
     }
+}
+
+void *vigil__strmap_del(vigil__strmap *m, const char *key)
+{
+    if (m->len == 0)
+        return NULL;
+    size_t i = find_slot(m, key, vigil__hash_str(key, 0));
+    if (m->slots[i].key == NULL)
+        return NULL;
+    void *value = m->slots[i].value;
+    del_at(m, i);
     return value;
+}
+
+size_t vigil__strmap_del_value(vigil__strmap *m, const void *value)
+{
+    size_t removed = 0;
+    /* A deletion can move a later entry into slot i, so i advances only past a kept entry.
+     * Entries that wrap around into slots already passed were kept there, so none is missed. */
+    for (size_t i = 0; i < m->cap && m->len > 0;) {
+        if (m->slots[i].key != NULL && m->slots[i].value == value) {
+            del_at(m, i);
+            removed++;
+        } else {
+            i++;
+        }
+    }
+    return removed;
 }

@@ -1,6 +1,6 @@
 /* cells.c — the arena that holds counter and histogram cells for every shard.
  *
- * A block holds VIGIL__BLOCK_SLOTS cells for each of the VIGIL__SHARDS shards, shard-major:
+ * A block holds VIGIL__BLOCK_SLOTS cells for each of the vigil__shards shards, shard-major:
  * a metric's cell for shard s sits s * VIGIL__BLOCK_SLOTS cells after its shard-0 cell. So one
  * thread's cells for many metrics share cache lines (good: only that thread writes them) while
  * two threads' cells for the same metric never do. The hot path computes its cell as
@@ -16,7 +16,7 @@
 typedef struct block {
     struct block *next;
     size_t used;
-    _Atomic uint64_t *cells; /* 64-byte aligned, VIGIL__SHARDS * VIGIL__BLOCK_SLOTS */
+    _Atomic uint64_t *cells; /* 64-byte aligned, vigil__shards * VIGIL__BLOCK_SLOTS */
     void *raw;
 } block;
 
@@ -50,7 +50,7 @@ static free_list *list_for(size_t n, bool create)
 
 static block *new_block(void)
 {
-    size_t bytes = sizeof(_Atomic uint64_t) * VIGIL__SHARDS * VIGIL__BLOCK_SLOTS;
+    size_t bytes = sizeof(_Atomic uint64_t) * vigil__shards * VIGIL__BLOCK_SLOTS;
     block *b = vigil__calloc(1, sizeof *b);
     void *raw = b ? vigil__calloc(1, bytes + 64) : NULL;
     if (raw == NULL) {
@@ -69,6 +69,7 @@ _Atomic uint64_t *vigil__cells_alloc(size_t n)
     if (n == 0 || n > VIGIL__BLOCK_SLOTS)
         return NULL;
     _Atomic uint64_t *cell0 = NULL;
+    vigil__shards_init(); /* fixes the block layout before the first block exists */
     pthread_mutex_lock(&arena_lock);
     free_list *fl = list_for(n, false);
     if (fl != NULL && fl->count > 0) {
@@ -92,7 +93,7 @@ void vigil__cells_release(_Atomic uint64_t *cell0, size_t n)
 {
     if (cell0 == NULL)
         return;
-    for (size_t s = 0; s < VIGIL__SHARDS; s++) {
+    for (size_t s = 0; s < vigil__shards; s++) {
         for (size_t i = 0; i < n; i++)
             atomic_store_explicit(cell0 + s * VIGIL__BLOCK_SLOTS + i, 0, memory_order_relaxed);
     }
@@ -115,7 +116,7 @@ void vigil__cells_release(_Atomic uint64_t *cell0, size_t n)
 uint64_t vigil__cells_sum(const _Atomic uint64_t *cell0)
 {
     uint64_t sum = 0;
-    for (size_t s = 0; s < VIGIL__SHARDS; s++)
+    for (size_t s = 0; s < vigil__shards; s++)
         sum += atomic_load_explicit(cell0 + s * VIGIL__BLOCK_SLOTS, memory_order_relaxed);
     return sum;
 }
@@ -123,7 +124,7 @@ uint64_t vigil__cells_sum(const _Atomic uint64_t *cell0)
 double vigil__cells_sum_double(const _Atomic uint64_t *cell0)
 {
     double sum = 0;
-    for (size_t s = 0; s < VIGIL__SHARDS; s++)
+    for (size_t s = 0; s < vigil__shards; s++)
         sum += vigil__u2d(atomic_load_explicit(cell0 + s * VIGIL__BLOCK_SLOTS,
                                                memory_order_relaxed));
     return sum;

@@ -3,10 +3,13 @@
  * since a per-thread double per counter would double the memory of every counter for a rare
  * use. The value is the sum of both. */
 #include <math.h>
+#include <stddef.h>
 
 #include "metrics/metrics_int.h"
 
 #define CHILD(c) ((vigil__child *)(c))
+
+_Static_assert(offsetof(vigil__child, cells) == 0, "vigil.h inlines: cells is a counter's first word");
 
 VIGIL_API void vigil_counter_inc(vigil_counter *c)
 {

@@ -191,11 +191,15 @@ VIGIL_API vigil_status vigil_emit_sample(vigil_emitter *em, const vigil_label *l
         return vigil__fail(VIGIL_EINVAL, "emitter is NULL");
     const char *names[MAX_SERIES_LABELS], *values[MAX_SERIES_LABELS];
     size_t n;
-    vigil_status st = prepare_labels(em, labels, count, names, values, &n);
-    if (st == VIGIL_OK && (em->type == VIGIL_HISTOGRAM || em->type == VIGIL_SUMMARY))
+    vigil_status st = VIGIL_OK;
+    /* Checked before prepare_labels records the label set: a refused sample must not make a
+     * later, valid sample with the same labels look like a duplicate. */
+    if (em->open && (em->type == VIGIL_HISTOGRAM || em->type == VIGIL_SUMMARY))
         st = vigil__fail(VIGIL_ETYPE, "use vigil_emit_histogram/summary for that family");
-    if (st == VIGIL_OK && em->type == VIGIL_COUNTER && !(value >= 0))
+    if (st == VIGIL_OK && em->open && em->type == VIGIL_COUNTER && !(value >= 0))
         st = vigil__fail(VIGIL_ENEGATIVE, "counter sample %g is negative or NaN", value);
+    if (st == VIGIL_OK)
+        st = prepare_labels(em, labels, count, names, values, &n);
     if (st != VIGIL_OK)
         return refuse(em, st);
     return put(em, em->type == VIGIL_COUNTER ? VIGIL__SFX_TOTAL : VIGIL__SFX_NONE, n, names,

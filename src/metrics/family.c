@@ -166,20 +166,21 @@ vigil_status vigil__family_create(vigil_registry *reg, vigil_metric_type type,
         st = check_unit(fam->name, fam->unit);
     if (st == VIGIL_OK)
         st = check_labels(fam, opts, reg);
-    if (st == VIGIL_OK)
-        st = copy_strings(&fam->label_names, opts->label_names, opts->label_count);
+    /* Counts are set before copying so that vigil__family_destroy frees a partial copy. */
     if (st == VIGIL_OK) {
         fam->label_count = opts->label_count;
+        st = copy_strings(&fam->label_names, opts->label_names, opts->label_count);
+    }
+    if (st == VIGIL_OK) {
         const char *names[VIGIL_MAX_LABELS], *values[VIGIL_MAX_LABELS];
         for (size_t i = 0; i < opts->const_label_count; i++) {
             names[i] = opts->const_labels[i].name;
             values[i] = opts->const_labels[i].value;
         }
+        fam->const_count = opts->const_label_count;
         st = copy_strings(&fam->const_names, names, opts->const_label_count);
         if (st == VIGIL_OK)
             st = copy_strings(&fam->const_values, values, opts->const_label_count);
-        if (st == VIGIL_OK)
-            fam->const_count = opts->const_label_count;
     }
     if (st == VIGIL_OK && type == VIGIL_HISTOGRAM)
         st = copy_buckets(fam, opts);
@@ -265,7 +266,7 @@ static void retire_table(vigil_family *fam, vigil__table *t)
 static vigil_status rebuild(vigil_family *fam, size_t live)
 {
     size_t cap = MIN_TABLE;
-    while (cap < live * 4)
+    while (cap < live * 2 + 1)
         cap *= 2;
     vigil__table *nt = table_new(cap);
     if (nt == NULL)
@@ -416,8 +417,9 @@ static void unlink_child(vigil_family *fam, vigil__child *c)
     else
         fam->tail = c->prev;
     c->retired_tag = vigil__epoch_retire_tag();
-    c->retired_next = fam->retired_children;
+    c->next = fam->retired_children;
     fam->retired_children = c;
+    fam->retired_count++;
     atomic_fetch_sub_explicit(&fam->child_count, 1, memory_order_relaxed);
 }
 
@@ -467,13 +469,18 @@ VIGIL_API void vigil_family_clear(vigil_family *fam)
 
 void vigil__family_reclaim(vigil_family *fam)
 {
+    /* Checking costs a process-wide memory barrier (see epoch.c): batch it. */
+    if (fam->retired_count < 64 && fam->retired_tables == NULL)
+        return;
+    vigil__epoch_sync();
     for (vigil__child **pc = &fam->retired_children; *pc != NULL;) {
         vigil__child *c = *pc;
         if (vigil__epoch_safe(c->retired_tag)) {
-            *pc = c->retired_next;
+            *pc = c->next;
             child_free(fam, c);
+            fam->retired_count--;
         } else {
-            pc = &c->retired_next;
+            pc = &c->next;
         }
     }
     for (vigil__table **pt = &fam->retired_tables; *pt != NULL;) {
@@ -496,7 +503,7 @@ void vigil__family_destroy(vigil_family *fam)
         child_free(fam, c);
     }
     for (vigil__child *c = fam->retired_children, *n; c != NULL; c = n) {
-        n = c->retired_next;
+        n = c->next;
         child_free(fam, c);
     }
     for (vigil__table *t = fam->retired_tables, *n; t != NULL; t = n) {
@@ -525,6 +532,11 @@ VIGIL_API vigil_metric_type vigil_family_type(const vigil_family *fam)
 VIGIL_API size_t vigil_family_label_count(const vigil_family *fam)
 {
     return fam->label_count;
+}
+
+VIGIL_API const char *vigil_family_label_name(const vigil_family *fam, size_t i)
+{
+    return i < fam->label_count ? fam->label_names[i] : NULL;
 }
 
 VIGIL_API size_t vigil_family_child_count(vigil_family *fam)

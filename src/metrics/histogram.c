@@ -65,14 +65,17 @@ VIGIL_API vigil_status vigil_buckets_exponential(double start, double factor, si
     return vigil__check_buckets(out, count);
 }
 
-/* Index of the first bound >= v, bucket_count for +Inf (and NaN). Linear scan for the usual
- * short lists, binary search beyond. */
+/* Index of the first bound >= v, bucket_count for +Inf (and NaN). Short lists are counted
+ * without branches (observed values are unpredictable, so a scan that stops early would
+ * mispredict on most calls); long lists use binary search. */
 static size_t bucket_index(const double *b, size_t n, double v)
 {
+    if (VIGIL_UNLIKELY(v != v))
+        return n;
     if (n <= 16) {
         size_t i = 0;
-        while (i < n && !(v <= b[i]))
-            i++;
+        for (size_t k = 0; k < n; k++)
+            i += v > b[k];
         return i;
     }
     if (!(v <= b[n - 1]))
@@ -88,13 +91,40 @@ static size_t bucket_index(const double *b, size_t n, double v)
     return lo;
 }
 
+/* The rare cases of observe: thread not yet on a shard, or on the shared one. */
+static __attribute__((noinline)) void observe_slow(_Atomic uint64_t *cells, size_t sum_at,
+                                                  size_t idx, double v)
+{
+    vigil__cell_add_slow(cells + idx, 1);
+    long off = vigil__shard();
+    if (off == 0) {
+        vigil__atomic_add_double(cells + sum_at, v);
+        return;
+    }
+    _Atomic uint64_t *sum = cells + off + sum_at;
+    atomic_store_explicit(sum, vigil__d2u(vigil__u2d(atomic_load_explicit(sum,
+                                                                          memory_order_relaxed)) +
+                                          v),
+                          memory_order_relaxed);
+}
+
 VIGIL_API void vigil_histogram_observe(vigil_histogram *h, double v)
 {
-    vigil__child *ch = CHILD(h);
+    const vigil__child *ch = CHILD(h);
     const vigil_family *fam = ch->family;
     size_t n = fam->bucket_count;
-    vigil__cell_add(ch->cells + bucket_index(fam->buckets, n, v), 1);
-    vigil__cell_add_double(ch->cells + n + 1, v);
+    size_t idx = bucket_index(fam->buckets, n, v);
+    _Atomic uint64_t *cells = ch->cells;
+    long off = vigil__shard_offset;
+    if (VIGIL_UNLIKELY(off <= 0)) {
+        observe_slow(cells, n + 1, idx, v);
+        return;
+    }
+    _Atomic uint64_t *mine = cells + off;
+    uint64_t count = atomic_load_explicit(mine + idx, memory_order_relaxed);
+    uint64_t sum = atomic_load_explicit(mine + n + 1, memory_order_relaxed);
+    atomic_store_explicit(mine + idx, count + 1, memory_order_relaxed);
+    atomic_store_explicit(mine + n + 1, vigil__d2u(vigil__u2d(sum) + v), memory_order_relaxed);
 }
 
 void vigil__histogram_read(const vigil_family *fam, const vigil__child *ch,

@@ -20,21 +20,28 @@
 
 /* --- per-thread shards (shard.c) ------------------------------------------------------------
  * Counters and histograms keep one cell per shard. Shard 0 is shared and updated with atomic
- * read-modify-writes; shards 1..VIGIL__SHARDS-1 are each owned by one thread at a time, which
+ * read-modify-writes; shards 1..vigil__shards-1 are each owned by one thread at a time, which
  * updates its cells with a plain load and store: no lock prefix, no cache-line sharing. A thread
  * claims a shard on its first update and gives it back when it exits; threads beyond the shard
- * count use shard 0. Readers sum all shards. */
-#ifndef VIGIL__SHARDS
-#define VIGIL__SHARDS 8
-#endif
+ * count use shard 0. Readers sum all shards. The shard count is fixed at first use from the
+ * number of CPUs (see shard.c), since that bounds how many threads can really write at once. */
+#define VIGIL__MAX_SHARDS 32
 #define VIGIL__BLOCK_SLOTS 512 /* cells per shard in one block: 4 KiB */
+
+/* Number of shards including the shared one; valid after vigil__shards_init(). */
+extern unsigned vigil__shards;
+void vigil__shards_init(void);
 
 /* This thread's offset (in cells) from a cell's shard-0 address to its own shard's cell;
  * 0 means shard 0 (shared), -1 not yet claimed. */
-extern _Thread_local long vigil__shard_offset __attribute__((tls_model("initial-exec")));
+VIGIL_API extern _Thread_local long vigil__shard_offset
+    __attribute__((tls_model("initial-exec")));
 long vigil__shard_claim(void);
 /* Index of this thread's shard (0 for the shared one), claiming if needed. */
 unsigned vigil__shard_index(void);
+/* The rare cases of vigil__cell_add: not yet claimed, or on the shared shard. Kept out of line
+ * so the common path is a handful of instructions with no stack frame. */
+VIGIL_API void vigil__cell_add_slow(_Atomic uint64_t *cell0, uint64_t n);
 
 static inline long vigil__shard(void)
 {
@@ -46,9 +53,9 @@ static inline long vigil__shard(void)
 
 static inline void vigil__cell_add(_Atomic uint64_t *cell0, uint64_t n)
 {
-    long off = vigil__shard();
-    if (VIGIL_UNLIKELY(off == 0)) {
-        atomic_fetch_add_explicit(cell0, n, memory_order_relaxed);
+    long off = vigil__shard_offset;
+    if (VIGIL_UNLIKELY(off <= 0)) {
+        vigil__cell_add_slow(cell0, n);
         return;
     }
     _Atomic uint64_t *c = cell0 + off;
@@ -111,22 +118,27 @@ void vigil__epoch_enter(void);
 void vigil__epoch_exit(void);
 /* Advances the global epoch and returns the epoch that retired items must be tagged with. */
 uint64_t vigil__epoch_retire_tag(void);
+/* Makes every lookup's announcement visible to this thread; call before vigil__epoch_safe. */
+void vigil__epoch_sync(void);
 /* True when nothing retired at `tag` can still be read by a lookup. */
 bool vigil__epoch_safe(uint64_t tag);
 
 /* --- children and families ---------------------------------------------------------------- */
 typedef struct vigil__child {
-    struct vigil__child *next, *prev; /* family order (creation), guarded by family->lock */
-    uint64_t hash;                    /* of the label values */
-    _Atomic uint64_t *cells;          /* counter: 1 cell; histogram: buckets+1 counts, 1 sum */
+    /* Family order (creation), guarded by family->lock. Once the child is unlinked and retired
+     * no list walk can reach it, so `next` then chains the retire list. */
+    _Atomic uint64_t *cells; /* first, by ABI: counter: 1 cell; histogram: buckets+1, 1 sum */
+    struct vigil__child *next, *prev;
+    uint64_t hash;           /* of the label values; read by lock-free lookups */
     union {
         _Atomic uint64_t word;             /* gauge value / counter fractional part (bits) */
         const struct vigil_family *family; /* histograms: their bounds live in the family */
     };
-    double created;                   /* Unix seconds, for _created */
-    struct vigil__child *retired_next;
-    uint64_t retired_tag;
-    const char *values[];             /* label values, then the strings themselves */
+    union {
+        double created;       /* Unix seconds, for _created, while linked */
+        uint64_t retired_tag; /* epoch of retirement, once unlinked */
+    };
+    const char *values[];     /* label values, then the strings themselves */
 } vigil__child;
 
 typedef struct vigil__table {
@@ -159,6 +171,7 @@ struct vigil_family {
     _Atomic(vigil__table *) table;
     vigil__table *retired_tables;
     vigil__child *retired_children;
+    size_t retired_count;
     vigil__child *head, *tail;
     _Atomic size_t child_count;
     _Atomic uint64_t refused;

@@ -237,18 +237,11 @@ static vigil_status reserve_names(vigil_registry *reg, vigil_family *fam)
     return st;
 }
 
+/* Frees every series name of fam. Allocates nothing: it runs on error paths, and a name left
+ * behind would point at a freed family. Caller holds the lock. */
 static void release_names(vigil_registry *reg, const vigil_family *fam)
 {
-    size_t n;
-    const char *const *sfx = vigil__series_suffixes(fam->type, &n);
-    size_t base = strlen(fam->name);
-    char *name = vigil__malloc(base + 16);
-    for (size_t i = 0; name != NULL && i < n; i++) {
-        memcpy(name, fam->name, base);
-        strcpy(name + base, sfx[i]);
-        vigil__strmap_del(&reg->names, name);
-    }
-    vigil__free(name);
+    (void)vigil__strmap_del_value(&reg->names, fam);
 }
 
 static vigil_status insert_sorted(vigil_registry *reg, vigil_family *fam)
@@ -316,40 +309,53 @@ VIGIL_API vigil_status vigil_family_new(vigil_registry *reg, vigil_metric_type t
     return register_family(reg, type, opts, NULL, NULL, out);
 }
 
-VIGIL_API vigil_family *vigil_registry_find(vigil_registry *reg, const char *name)
+/* Caller holds the lock. */
+static vigil_family *find_locked(vigil_registry *reg, const char *name)
 {
-    if (reg == NULL || name == NULL)
-        return NULL;
-    pthread_mutex_lock(&reg->lock);
     vigil_family *fam = vigil__strmap_get(&reg->names, name);
     if (fam == (vigil_family *)(void *)reg) /* a self-metric name */
-        fam = NULL;
+        return NULL;
     if (fam != NULL && strcmp(fam->name, name) != 0) {
         /* Only the family name or a counter's name_total find a family, not x_bucket etc. */
         size_t n = strlen(fam->name);
         if (!(fam->type == VIGIL_COUNTER && strcmp(name + n, "_total") == 0))
             fam = NULL;
     }
+    return fam;
+}
+
+VIGIL_API vigil_family *vigil_registry_find(vigil_registry *reg, const char *name)
+{
+    if (reg == NULL || name == NULL)
+        return NULL;
+    pthread_mutex_lock(&reg->lock);
+    vigil_family *fam = find_locked(reg, name);
     pthread_mutex_unlock(&reg->lock);
     return fam;
 }
 
 VIGIL_API vigil_status vigil_registry_unregister(vigil_registry *reg, const char *name)
 {
-    vigil_family *fam = vigil_registry_find(reg, name);
-    if (fam == NULL)
+    if (reg == NULL || name == NULL)
         return vigil__fail(VIGIL_ENOTFOUND, "no metric named \"%s\"", name ? name : "(null)");
+    /* Found and unlinked under one hold of the lock: two threads unregistering the same name
+     * must not both get the family (and free it twice). */
     pthread_mutex_lock(&reg->lock);
-    for (size_t i = 0; i < reg->family_count; i++) {
-        if (reg->families[i] == fam) {
-            memmove(&reg->families[i], &reg->families[i + 1],
-                    (reg->family_count - i - 1) * sizeof *reg->families);
-            reg->family_count--;
-            break;
+    vigil_family *fam = find_locked(reg, name);
+    if (fam != NULL) {
+        for (size_t i = 0; i < reg->family_count; i++) {
+            if (reg->families[i] == fam) {
+                memmove(&reg->families[i], &reg->families[i + 1],
+                        (reg->family_count - i - 1) * sizeof *reg->families);
+                reg->family_count--;
+                break;
+            }
         }
+        release_names(reg, fam);
     }
-    release_names(reg, fam);
     pthread_mutex_unlock(&reg->lock);
+    if (fam == NULL)
+        return vigil__fail(VIGIL_ENOTFOUND, "no metric named \"%s\"", name);
     vigil__family_destroy(fam);
     return VIGIL_OK;
 }

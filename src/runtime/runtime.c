@@ -1,0 +1,109 @@
+/* runtime.c — vigil_start / vigil_stop: the one call that wires a registry, the process
+ * collector and the HTTP exposition together from an options struct, and the one that takes the
+ * threads down again. Start is all-or-nothing: on any failure what was started is stopped. */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/core_int.h"
+#include "vigil/collect.h"
+#include "vigil/runtime.h"
+
+struct vigil_runtime {
+    vigil_registry *registry;
+    vigil_http_server *http;
+    char url[320];
+};
+
+static vigil_status start_http(vigil_runtime *rt, const vigil_options *o)
+{
+    vigil_http_options ho;
+    vigil_http_options_init(&ho);
+    ho.listen = o->metrics_addr;
+    if (o->http_threads)
+        ho.threads = o->http_threads;
+    vigil_status st = vigil_http_server_new(&ho, &rt->http);
+    if (st == VIGIL_OK)
+        st = vigil_http_server_serve_metrics(rt->http, o->metrics_path, rt->registry);
+    if (st == VIGIL_OK)
+        st = vigil_http_server_start(rt->http);
+    if (st != VIGIL_OK)
+        return st;
+    /* Report the port actually bound (the address may have asked for port 0). */
+    const char *addr = o->metrics_addr;
+    const char *colon = strrchr(addr, ':');
+    int hostlen = colon ? (int)(colon - addr) : (int)strlen(addr);
+    const char *host = addr;
+    if (hostlen == 0 || (hostlen == 7 && strncmp(addr, "0.0.0.0", 7) == 0)) {
+        host = "127.0.0.1";
+        hostlen = 9;
+    }
+    snprintf(rt->url, sizeof rt->url, "http://%.*s:%u%s", hostlen, host,
+             vigil_http_server_port(rt->http), o->metrics_path);
+    return VIGIL_OK;
+}
+
+VIGIL_API vigil_status vigil_start(const vigil_options *opts, vigil_runtime **out)
+{
+    if (out == NULL)
+        return vigil__fail(VIGIL_EINVAL, "result pointer is NULL");
+    *out = NULL;
+    vigil_options o;
+    if (opts != NULL)
+        o = *opts;
+    else
+        vigil_options_init(&o);
+    vigil_status st = vigil_options_from_env(&o);
+    if (st != VIGIL_OK)
+        return st;
+    if (o.metrics_enabled && (o.metrics_addr == NULL || o.metrics_path == NULL ||
+                              o.metrics_path[0] != '/'))
+        return vigil__fail(VIGIL_EINVAL, "metrics address and a path starting with / are "
+                           "required when metrics are enabled");
+    vigil_runtime *rt = vigil__calloc(1, sizeof *rt);
+    if (rt == NULL)
+        return vigil__fail(VIGIL_ENOMEM, "out of memory starting vigil");
+    rt->registry = o.registry ? o.registry : vigil_registry_default();
+    if (rt->registry == NULL)
+        st = vigil__fail(VIGIL_ENOMEM, "out of memory creating the default registry");
+    if (st == VIGIL_OK && o.global_label_count > 0)
+        st = vigil_registry_set_global_labels(rt->registry, o.global_labels,
+                                              o.global_label_count);
+    if (st == VIGIL_OK && o.max_children > 0)
+        vigil_registry_set_max_children(rt->registry, o.max_children);
+    if (st == VIGIL_OK && o.process_metrics) {
+        st = vigil_collect_process_register(rt->registry);
+        if (st == VIGIL_EEXIST) /* started before on this registry: keep the one we have */
+            st = VIGIL_OK;
+    }
+    if (st == VIGIL_OK && o.metrics_enabled)
+        st = start_http(rt, &o);
+    if (st != VIGIL_OK) {
+        vigil_stop(rt);
+        return st;
+    }
+    *out = rt;
+    return VIGIL_OK;
+}
+
+VIGIL_API void vigil_stop(vigil_runtime *rt)
+{
+    if (rt == NULL)
+        return;
+    vigil_http_server_free(rt->http);
+    vigil__free(rt);
+}
+
+VIGIL_API vigil_registry *vigil_runtime_registry(const vigil_runtime *rt)
+{
+    return rt ? rt->registry : NULL;
+}
+
+VIGIL_API vigil_http_server *vigil_runtime_http(const vigil_runtime *rt)
+{
+    return rt ? rt->http : NULL;
+}
+
+VIGIL_API const char *vigil_runtime_metrics_url(const vigil_runtime *rt)
+{
+    return rt ? rt->url : "";
+}
