@@ -1,0 +1,241 @@
+/* test_runtime.c — options and environment overrides, start/stop, and the name-based calls. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <vigil.h>
+
+static void clear_env(void)
+{
+    const char *vars[] = {"VIGIL_METRICS_ENABLED", "VIGIL_METRICS_ADDR", "VIGIL_METRICS_PORT",
+                          "VIGIL_METRICS_PATH",    "VIGIL_PROCESS_METRICS", "VIGIL_GLOBAL_LABELS",
+                          "VIGIL_MAX_CHILDREN",    "VIGIL_HTTP_THREADS"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+        unsetenv(vars[i]);
+}
+
+static void test_options_defaults_are_documented_values(void **state)
+{
+    (void)state;
+    vigil_options o;
+    vigil_options_init(&o);
+    assert_true(o.metrics_enabled);
+    assert_string_equal(o.metrics_addr, "127.0.0.1:9090");
+    assert_string_equal(o.metrics_path, "/metrics");
+    assert_true(o.process_metrics);
+    assert_int_equal(o.http_threads, 2);
+    assert_null(o.registry);
+}
+
+static void test_environment_overrides_options(void **state)
+{
+    (void)state;
+    clear_env();
+    setenv("VIGIL_METRICS_ADDR", "127.0.0.1:19999", 1);
+    setenv("VIGIL_METRICS_PATH", "/m", 1);
+    setenv("VIGIL_METRICS_ENABLED", "false", 1);
+    setenv("VIGIL_PROCESS_METRICS", "0", 1);
+    setenv("VIGIL_GLOBAL_LABELS", "service=api,zone=eu-1", 1);
+    setenv("VIGIL_MAX_CHILDREN", "77", 1);
+    setenv("VIGIL_HTTP_THREADS", "3", 1);
+    vigil_options o;
+    vigil_options_init(&o);
+    o.metrics_addr = "127.0.0.1:1";
+    assert_int_equal(vigil_options_from_env(&o), VIGIL_OK);
+    assert_string_equal(o.metrics_addr, "127.0.0.1:19999");
+    assert_string_equal(o.metrics_path, "/m");
+    assert_false(o.metrics_enabled);
+    assert_false(o.process_metrics);
+    assert_int_equal(o.global_label_count, 2);
+    assert_string_equal(o.global_labels[1].name, "zone");
+    assert_string_equal(o.global_labels[1].value, "eu-1");
+    assert_int_equal(o.max_children, 77);
+    assert_int_equal(o.http_threads, 3);
+    clear_env();
+}
+
+static void test_port_variable_replaces_only_the_port(void **state)
+{
+    (void)state;
+    clear_env();
+    setenv("VIGIL_METRICS_PORT", "9200", 1);
+    vigil_options o;
+    vigil_options_init(&o);
+    o.metrics_addr = "[::1]:9100";
+    assert_int_equal(vigil_options_from_env(&o), VIGIL_OK);
+    assert_string_equal(o.metrics_addr, "[::1]:9200");
+    clear_env();
+}
+
+static void test_bad_environment_values_are_rejected_with_the_variable_named(void **state)
+{
+    (void)state;
+    const char *cases[][2] = {{"VIGIL_METRICS_ENABLED", "maybe"},
+                              {"VIGIL_MAX_CHILDREN", "-5"},
+                              {"VIGIL_MAX_CHILDREN", "12abc"},
+                              {"VIGIL_HTTP_THREADS", "0"},
+                              {"VIGIL_METRICS_PATH", "metrics"},
+                              {"VIGIL_GLOBAL_LABELS", "novalue"},
+                              {"VIGIL_METRICS_PORT", "70000"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        clear_env();
+        setenv(cases[i][0], cases[i][1], 1);
+        vigil_options o;
+        vigil_options_init(&o);
+        assert_int_equal(vigil_options_from_env(&o), VIGIL_EINVAL);
+        assert_non_null(strstr(vigil_errmsg(), cases[i][0]));
+    }
+    clear_env();
+}
+
+static void test_start_serves_registry_and_stop_frees_everything(void **state)
+{
+    (void)state;
+    clear_env();
+    vigil_registry *reg;
+    assert_int_equal(vigil_registry_new(&reg), VIGIL_OK);
+    vigil_options o;
+    vigil_options_init(&o);
+    o.registry = reg;
+    o.metrics_addr = "127.0.0.1:0";
+    vigil_label gl[] = {{"service", "test"}};
+    o.global_labels = gl;
+    o.global_label_count = 1;
+    vigil_runtime *rt;
+    assert_int_equal(vigil_start(&o, &rt), VIGIL_OK);
+    assert_ptr_equal(vigil_runtime_registry(rt), reg);
+    assert_non_null(vigil_runtime_http(rt));
+    const char *url = vigil_runtime_metrics_url(rt);
+    assert_true(strncmp(url, "http://127.0.0.1:", 17) == 0);
+    assert_non_null(strstr(url, "/metrics"));
+    assert_true(vigil_http_server_port(vigil_runtime_http(rt)) > 0);
+    /* The process collector was added: its families are in the exposition. */
+    vigil_buffer b;
+    vigil_buffer_init(&b, 0);
+    assert_int_equal(vigil_expo_render(reg, VIGIL_FORMAT_TEXT, &b), VIGIL_OK);
+    assert_non_null(strstr(b.data, "process_cpu_seconds_total{service=\"test\"}"));
+    vigil_buffer_free(&b);
+    vigil_stop(rt);
+    vigil_stop(NULL);
+    vigil_registry_free(reg);
+}
+
+static void test_start_fails_cleanly_on_a_taken_port(void **state)
+{
+    (void)state;
+    clear_env();
+    vigil_registry *reg;
+    assert_int_equal(vigil_registry_new(&reg), VIGIL_OK);
+    vigil_options o;
+    vigil_options_init(&o);
+    o.registry = reg;
+    o.metrics_addr = "127.0.0.1:0";
+    o.process_metrics = false;
+    vigil_runtime *first, *second = (vigil_runtime *)&o;
+    assert_int_equal(vigil_start(&o, &first), VIGIL_OK);
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%u", vigil_http_server_port(vigil_runtime_http(first)));
+    o.metrics_addr = addr;
+    assert_int_equal(vigil_start(&o, &second), VIGIL_EADDR);
+    assert_null(second);
+    vigil_stop(first);
+    vigil_registry_free(reg);
+}
+
+static void test_disabled_metrics_start_no_server(void **state)
+{
+    (void)state;
+    clear_env();
+    vigil_registry *reg;
+    assert_int_equal(vigil_registry_new(&reg), VIGIL_OK);
+    vigil_options o;
+    vigil_options_init(&o);
+    o.registry = reg;
+    o.metrics_enabled = false;
+    vigil_runtime *rt;
+    assert_int_equal(vigil_start(&o, &rt), VIGIL_OK);
+    assert_null(vigil_runtime_http(rt));
+    assert_string_equal(vigil_runtime_metrics_url(rt), "");
+    vigil_stop(rt);
+    vigil_registry_free(reg);
+}
+
+static void test_record_by_name_creates_on_first_use_and_accumulates(void **state)
+{
+    (void)state;
+    vigil_registry *reg;
+    assert_int_equal(vigil_registry_new(&reg), VIGIL_OK);
+    vigil_label l[] = {{"method", "GET"}, {"code", "200"}};
+    assert_int_equal(vigil_record_counter(reg, "requests_total", 1, l, 2), VIGIL_OK);
+    assert_int_equal(vigil_record_counter(reg, "requests_total", 2, l, 2), VIGIL_OK);
+    assert_int_equal(vigil_record_gauge(reg, "queue_depth", 7, NULL, 0), VIGIL_OK);
+    assert_int_equal(vigil_record_histogram(reg, "latency_seconds", 0.3, NULL, 0), VIGIL_OK);
+    vigil_family *f = vigil_registry_find(reg, "requests_total");
+    assert_non_null(f);
+    vigil_counter *c;
+    assert_int_equal(vigil_family_counter(f, VIGIL_VALUES("GET", "200"), &c), VIGIL_OK);
+    assert_true(vigil_counter_value(c) == 3.0);
+    vigil_buffer b;
+    vigil_buffer_init(&b, 0);
+    assert_int_equal(vigil_expo_render(reg, VIGIL_FORMAT_TEXT, &b), VIGIL_OK);
+    assert_non_null(strstr(b.data, "queue_depth 7\n"));
+    assert_non_null(strstr(b.data, "latency_seconds_bucket{le=\"0.5\"} 1\n"));
+    vigil_buffer_free(&b);
+    vigil_registry_free(reg);
+}
+
+static void test_record_by_name_refuses_another_shape(void **state)
+{
+    (void)state;
+    vigil_registry *reg;
+    assert_int_equal(vigil_registry_new(&reg), VIGIL_OK);
+    vigil_label l[] = {{"a", "1"}};
+    vigil_label other[] = {{"b", "1"}};
+    assert_int_equal(vigil_record_counter(reg, "x_total", 1, l, 1), VIGIL_OK);
+    assert_int_equal(vigil_record_gauge(reg, "x_total", 1, l, 1), VIGIL_ETYPE);
+    assert_int_equal(vigil_record_counter(reg, "x_total", 1, other, 1), VIGIL_ETYPE);
+    assert_int_equal(vigil_record_counter(reg, "x_total", 1, NULL, 0), VIGIL_ETYPE);
+    assert_int_equal(vigil_record_counter(reg, "x_total", -1, l, 1), VIGIL_ENEGATIVE);
+    assert_int_equal(vigil_record_counter(reg, "9bad", 1, NULL, 0), VIGIL_ENAME);
+    vigil_registry_free(reg);
+}
+
+static void test_record_by_name_respects_cardinality_guard(void **state)
+{
+    (void)state;
+    vigil_registry *reg;
+    assert_int_equal(vigil_registry_new(&reg), VIGIL_OK);
+    vigil_registry_set_max_children(reg, 2);
+    char v[8];
+    for (int i = 0; i < 2; i++) {
+        snprintf(v, sizeof v, "%d", i);
+        vigil_label l[] = {{"user", v}};
+        assert_int_equal(vigil_record_counter(reg, "logins_total", 1, l, 1), VIGIL_OK);
+    }
+    vigil_label l[] = {{"user", "overflow"}};
+    assert_int_equal(vigil_record_counter(reg, "logins_total", 1, l, 1), VIGIL_ECARDINALITY);
+    assert_int_equal(vigil_family_refused(vigil_registry_find(reg, "logins_total")), 1);
+    vigil_registry_free(reg);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_options_defaults_are_documented_values),
+        cmocka_unit_test(test_environment_overrides_options),
+        cmocka_unit_test(test_port_variable_replaces_only_the_port),
+        cmocka_unit_test(test_bad_environment_values_are_rejected_with_the_variable_named),
+        cmocka_unit_test(test_start_serves_registry_and_stop_frees_everything),
+        cmocka_unit_test(test_start_fails_cleanly_on_a_taken_port),
+        cmocka_unit_test(test_disabled_metrics_start_no_server),
+        cmocka_unit_test(test_record_by_name_creates_on_first_use_and_accumulates),
+        cmocka_unit_test(test_record_by_name_refuses_another_shape),
+        cmocka_unit_test(test_record_by_name_respects_cardinality_guard),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
