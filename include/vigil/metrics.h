@@ -12,8 +12,8 @@
  *
  * Handles: a child handle returned by a lookup stays valid until the child is removed, its family
  * is cleared, or the registry is freed. Cache it; a lookup costs a hash and a compare. A handle
- * must not be used after its child was removed: its memory is kept (a late write cannot crash)
- * but it may be recycled for a child created later.
+ * must not be used after its child was removed: the child is freed once no lookup can still see
+ * it, so a later use is a use-after-free, as with any freed object.
  */
 #ifndef VIGIL_METRICS_H
 #define VIGIL_METRICS_H
@@ -172,7 +172,8 @@ VIGIL_API vigil_status vigil_histogram_new(vigil_registry *reg, const vigil_metr
 
 /* Value read by calling fn(user) at every collection (e.g. a queue length, bytes served by a
  * subsystem that keeps its own count). fn runs on the collecting thread, must be quick and must
- * not call into the same registry's registration functions. A counter callback must never
+ * not call functions that take the same registry's lock (see vigil_collect_fn). A counter
+ * callback must never
  * return less than before. Errors: as vigil_family_new. Thread-safety: any thread. */
 typedef double (*vigil_value_fn)(void *user);
 VIGIL_API vigil_status vigil_gauge_func_new(vigil_registry *reg, const vigil_metric_opts *opts,
@@ -237,9 +238,10 @@ VIGIL_API vigil_status vigil_buckets_exponential(double start, double factor, si
 /* --- custom collectors ----------------------------------------------------------------------- */
 
 /* Called at every collection to emit families with vigil_emit_*. Return VIGIL_OK, or an error
- * to abandon the rest of this collector's output for this scrape (what it emitted for a family
- * in progress is kept only when complete). Runs on the collecting thread; must not register or
- * unregister anything in the same registry. */
+ * to have this collector's whole output dropped from this scrape (and counted in
+ * vigil_collector_errors_total). Runs on the collecting thread while the registry is locked: it
+ * must not call functions that take the same registry's lock (registration, unregistration,
+ * vigil_registry_find, the vigil_record_* calls). */
 typedef vigil_status (*vigil_collect_fn)(vigil_emitter *em, void *user);
 
 /* Adds a collector. name identifies it in errors and for removal. Errors: VIGIL_EINVAL,

@@ -150,8 +150,10 @@ size_t vigil__fmt_label_float(char *out, double v)
     if (!isfinite(v))
         return fmt_special(out, v);
     if (v == 0) {
-        memcpy(out, signbit(v) ? "-0.0" : "0.0", 5);
-        return strlen(out);
+        const char *z = signbit(v) ? "-0.0" : "0.0";
+        size_t n = strlen(z);
+        memcpy(out, z, n + 1); /* not a fixed 5: "0.0" is only 4 bytes with its NUL */
+        return n;
     }
     char s[40];
     size_t n;

@@ -89,6 +89,7 @@ static vigil_status put_comment(encoder *e, const char *keyword, const char *suf
     p = put_escaped(p, text, escape_quotes);
     *p++ = '\n';
     e->out->len += (size_t)(p - start);
+    e->out->data[e->out->len] = '\0'; /* the buffer's contract; output may end with a comment */
     return VIGIL_OK;
 }
 

@@ -110,14 +110,19 @@ VIGIL_API bool vigil_expo_accepts_gzip(const char *accept_encoding)
 {
     if (accept_encoding == NULL)
         return false;
+    /* An explicit gzip entry decides; "*" only speaks for codings not listed (RFC 9110), so
+     * "gzip;q=0, *" refuses gzip. */
+    int gzip = -1, star = -1; /* -1: not listed, else whether q > 0 */
     for (const char *s = accept_encoding; *s;) {
         const char *comma = strchr(s, ',');
         const char *e = comma ? comma : s + strlen(s);
         media_range r;
         parse_range(s, e, &r);
-        if ((strcasecmp(r.type, "gzip") == 0 || strcmp(r.type, "*") == 0) && r.q > 0)
-            return true;
+        if (strcasecmp(r.type, "gzip") == 0 && gzip < 0)
+            gzip = r.q > 0;
+        else if (strcmp(r.type, "*") == 0 && star < 0)
+            star = r.q > 0;
         s = comma ? comma + 1 : e;
     }
-    return false;
+    return gzip >= 0 ? gzip == 1 : star == 1;
 }

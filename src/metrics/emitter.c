@@ -56,7 +56,7 @@ static vigil_status check_family_names(vigil_emitter *em, const vigil_family_des
     }
     for (size_t i = 0; i < n; i++) {
         snprintf(name, sizeof name, "%s%s", d->name, sfx[i]);
-        if (vigil__strmap_put(em->seen, name, em) == VIGIL_ENOMEM)
+        if (vigil__strmap_put(em->seen, name, em->collector) == VIGIL_ENOMEM)
             return vigil__fail(VIGIL_ENOMEM, "out of memory checking collector output");
     }
     return VIGIL_OK;
@@ -292,6 +292,8 @@ vigil_status vigil__collect_collectors(vigil_registry *reg, const vigil__sink *s
         }
         if (st != VIGIL_OK) {
             sink->rewind(sink->ctx, mark);
+            /* Its output is gone, so its names are free for the collectors after it. */
+            (void)vigil__strmap_del_value(seen, c);
             em.failed = true;
         }
         if (em.failed)

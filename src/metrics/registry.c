@@ -269,14 +269,17 @@ static vigil_status insert_sorted(vigil_registry *reg, vigil_family *fam)
     return VIGIL_OK;
 }
 
+/* Registers a family; with `child`, also creates its unlabelled child before the family is
+ * published, so no other thread can unregister the family while the child is being made. */
 static vigil_status register_family(vigil_registry *reg, vigil_metric_type type,
                                     const vigil_metric_opts *opts, vigil_value_fn fn,
-                                    void *user, vigil_family **out)
+                                    void *user, vigil_family **out, vigil__child **child)
 {
     if (reg == NULL)
         return vigil__fail(VIGIL_EINVAL, "registry is NULL");
     pthread_mutex_lock(&reg->lock);
     vigil_family *fam;
+    vigil__child *made = NULL;
     vigil_status st = vigil__family_create(reg, type, opts, &fam);
     if (st == VIGIL_OK) {
         fam->fn = fn;
@@ -284,6 +287,8 @@ static vigil_status register_family(vigil_registry *reg, vigil_metric_type type,
         if (fn != NULL && fam->label_count > 0)
             st = vigil__fail(VIGIL_ELABELS, "metric \"%s\": a callback metric has no label "
                              "names (use constant labels)", fam->name);
+        if (st == VIGIL_OK && child != NULL)
+            st = vigil__family_child(fam, 0, NULL, &made);
         if (st == VIGIL_OK)
             st = reserve_names(reg, fam);
         if (st == VIGIL_OK) {
@@ -297,6 +302,8 @@ static vigil_status register_family(vigil_registry *reg, vigil_metric_type type,
     pthread_mutex_unlock(&reg->lock);
     if (st == VIGIL_OK && out != NULL)
         *out = fam;
+    if (st == VIGIL_OK && child != NULL)
+        *child = made;
     return st;
 }
 
@@ -306,7 +313,7 @@ VIGIL_API vigil_status vigil_family_new(vigil_registry *reg, vigil_metric_type t
     if (out == NULL)
         return vigil__fail(VIGIL_EINVAL, "result pointer is NULL");
     *out = NULL;
-    return register_family(reg, type, opts, NULL, NULL, out);
+    return register_family(reg, type, opts, NULL, NULL, out, NULL);
 }
 
 /* Caller holds the lock. */
@@ -369,13 +376,7 @@ static vigil_status single_child(vigil_registry *reg, vigil_metric_type type,
         return vigil__fail(VIGIL_ELABELS, "metric \"%s\": use vigil_family_new for labelled "
                            "metrics", opts->name ? opts->name : "(null)");
     vigil_family *fam;
-    vigil_status st = register_family(reg, type, opts, NULL, NULL, &fam);
-    if (st == VIGIL_OK) {
-        st = vigil__family_child(fam, 0, NULL, out);
-        if (st != VIGIL_OK)
-            (void)vigil_registry_unregister(reg, fam->name);
-    }
-    return st;
+    return register_family(reg, type, opts, NULL, NULL, &fam, out);
 }
 
 VIGIL_API vigil_status vigil_counter_new(vigil_registry *reg, const vigil_metric_opts *opts,
@@ -401,7 +402,7 @@ static vigil_status func_new(vigil_registry *reg, vigil_metric_type type,
 {
     if (fn == NULL)
         return vigil__fail(VIGIL_EINVAL, "callback is NULL");
-    return register_family(reg, type, opts, fn, user, NULL);
+    return register_family(reg, type, opts, fn, user, NULL, NULL);
 }
 
 VIGIL_API vigil_status vigil_gauge_func_new(vigil_registry *reg, const vigil_metric_opts *opts,
