@@ -197,6 +197,7 @@ static int parse_args(int argc, char **argv, const char **addr, long *workers, l
             *workers = strtol(optarg, &end, 10);
             if (*end || *workers < 1 || *workers > 64) {
                 fprintf(stderr, "vigil-demo: --workers needs a number from 1 to 64\n");
+                usage(stderr, argv[0]);
                 return 2;
             }
             break;
@@ -204,6 +205,7 @@ static int parse_args(int argc, char **argv, const char **addr, long *workers, l
             *duration = strtol(optarg, &end, 10);
             if (*end || *duration < 0) {
                 fprintf(stderr, "vigil-demo: --duration needs a number of seconds >= 0\n");
+                usage(stderr, argv[0]);
                 return 2;
             }
             break;

@@ -27,7 +27,7 @@ typedef struct vigil_http_response vigil_http_response;
 typedef struct vigil_http_options {
     const char *listen;      /* "HOST:PORT", "[V6]:PORT" or ":PORT" (all IPv4 interfaces);
                                 port 0 picks a free port. Default "127.0.0.1:9090" */
-    unsigned threads;        /* worker threads; default 2 */
+    unsigned threads;        /* worker threads, 1..1024; default 2 */
     unsigned timeout_s;      /* idle connection timeout; default 30 */
     unsigned max_connections;/* default 256 */
     size_t max_body;         /* largest POST body accepted (413 beyond); default 1 MiB */
@@ -58,14 +58,16 @@ VIGIL_API vigil_status vigil_http_server_route(vigil_http_server *srv, const cha
 VIGIL_API vigil_status vigil_http_server_serve_metrics(vigil_http_server *srv, const char *path,
                                                        vigil_registry *reg);
 
-/* Binds and starts serving. Errors: VIGIL_EADDR (bind failed, with the reason), VIGIL_ESTATE.
+/* Binds and starts serving. Errors: VIGIL_EADDR (bind failed, with the reason), VIGIL_ESTATE,
+ * VIGIL_EIO (the HTTP daemon could not start its threads).
  * Thread-safety: any thread. */
 VIGIL_API vigil_status vigil_http_server_start(vigil_http_server *srv);
 
 /* The bound TCP port once started (useful with port 0), else 0. */
 VIGIL_API unsigned vigil_http_server_port(const vigil_http_server *srv);
 
-/* Stops accepting, finishes or closes open connections and joins the threads. Idempotent. */
+/* Stops accepting, finishes or closes open connections and joins the threads. Idempotent.
+ * Never call it (or vigil_http_server_free) from a handler: it waits for the handler's thread. */
 VIGIL_API void vigil_http_server_stop(vigil_http_server *srv);
 
 /* Stops (if running) and frees. NULL is a no-op. */

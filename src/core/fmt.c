@@ -43,7 +43,7 @@ size_t vigil__fmt_double(char *out, double v)
         return fmt_special(out, v);
     /* Range first: converting a double beyond int64_t to an integer is undefined. */
     if (fabs(v) < 1e15 && v == (double)(int64_t)v) {
-        if (v < 0) {
+        if (v < 0 || signbit(v)) { /* -0.0 keeps its sign: it reads back bit-exactly */
             out[0] = '-';
             return 1 + vigil__fmt_u64(out + 1, (uint64_t)(-(int64_t)v));
         }

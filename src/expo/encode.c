@@ -18,7 +18,24 @@ typedef struct encoder {
     const char *family;   /* name of the family in progress */
     size_t family_len;
     vigil_metric_type type;
+    bool negative_buckets; /* the histogram in progress has a bucket bound below zero */
 } encoder;
+
+/* OpenMetrics forbids a histogram _sum when observations can be negative (a sum is expected to
+ * behave like a counter), and strict parsers reject the whole exposition if one appears. We
+ * leave it out when the lowest bucket bound or the sum itself is negative; the text format
+ * keeps it, as Prometheus's own clients do. */
+static bool skip_sum(encoder *e, const vigil__sample *s)
+{
+    if (e->format != VIGIL_FORMAT_OPENMETRICS || e->type != VIGIL_HISTOGRAM)
+        return false;
+    if (s->suffix == VIGIL__SFX_BUCKET) {
+        if (e->negative_buckets == false && s->extra < 0)
+            e->negative_buckets = true;
+        return false;
+    }
+    return s->suffix == VIGIL__SFX_SUM && (e->negative_buckets || s->value < 0);
+}
 
 static const char *type_word(vigil_metric_type t, vigil_format f)
 {
@@ -99,6 +116,7 @@ static vigil_status begin(void *ctx, const vigil__family_meta *m)
     e->family = m->name;
     e->family_len = strlen(m->name);
     e->type = m->type;
+    e->negative_buckets = false;
     bool om = e->format == VIGIL_FORMAT_OPENMETRICS;
     /* In 0.0.4 a counter family is known by its sample name, x_total; OpenMetrics names the
      * family x and its samples x_total. */
@@ -117,6 +135,8 @@ static vigil_status sample(void *ctx, const vigil__sample *s)
 {
     encoder *e = ctx;
     if (s->suffix == VIGIL__SFX_CREATED && e->format != VIGIL_FORMAT_OPENMETRICS)
+        return VIGIL_OK;
+    if (skip_sum(e, s))
         return VIGIL_OK;
     size_t need = e->family_len + 8 + 2 + VIGIL__FMT_MAX * 2 + 8;
     for (size_t i = 0; i < s->nlabels; i++)
