@@ -423,6 +423,49 @@ static void test_long_label_values_and_help_are_rendered_whole(void **state)
     free(big);
 }
 
+static void test_openmetrics_omits_sum_of_histograms_with_negative_observations(void **state)
+{
+    vigil_registry *reg = *state;
+    const double neg[] = {-1, 0, 1};
+    const double pos[] = {1, 2};
+    vigil_metric_opts o;
+    vigil_metric_opts_init(&o);
+    o.name = "neg_bounds";
+    o.buckets = neg;
+    o.bucket_count = 3;
+    vigil_histogram *a, *b;
+    assert_int_equal(vigil_histogram_new(reg, &o, &a), VIGIL_OK);
+    vigil_histogram_observe(a, 5); /* sum positive, but the bounds allow negatives */
+    o.name = "neg_sum";
+    o.buckets = pos;
+    o.bucket_count = 2;
+    assert_int_equal(vigil_histogram_new(reg, &o, &b), VIGIL_OK);
+    vigil_histogram_observe(b, -3);
+    char *om = render(reg, VIGIL_FORMAT_OPENMETRICS);
+    assert_null(strstr(om, "neg_bounds_sum"));
+    assert_null(strstr(om, "neg_sum_sum"));
+    assert_non_null(strstr(om, "neg_sum_count 1\n"));
+    free(om);
+    char *text = render(reg, VIGIL_FORMAT_TEXT);
+    assert_non_null(strstr(text, "neg_bounds_sum 5\n"));
+    assert_non_null(strstr(text, "neg_sum_sum -3\n"));
+    free(text);
+}
+
+static void test_negative_zero_keeps_its_sign(void **state)
+{
+    vigil_registry *reg = *state;
+    vigil_metric_opts o;
+    vigil_metric_opts_init(&o);
+    o.name = "minus_zero";
+    vigil_gauge *g;
+    assert_int_equal(vigil_gauge_new(reg, &o, &g), VIGIL_OK);
+    vigil_gauge_set(g, -0.0);
+    char *text = render(reg, VIGIL_FORMAT_TEXT);
+    assert_non_null(strstr(text, "minus_zero -0\n"));
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -449,6 +492,11 @@ int main(void)
                                         setup_empty, teardown_registry),
         cmocka_unit_test_setup_teardown(test_long_label_values_and_help_are_rendered_whole,
                                         setup_empty, teardown_registry),
+        cmocka_unit_test_setup_teardown(
+            test_openmetrics_omits_sum_of_histograms_with_negative_observations, setup_empty,
+            teardown_registry),
+        cmocka_unit_test_setup_teardown(test_negative_zero_keeps_its_sign, setup_empty,
+                                        teardown_registry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
