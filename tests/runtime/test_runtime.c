@@ -211,7 +211,7 @@ static void test_record_by_name_respects_cardinality_guard(void **state)
     vigil_registry *reg;
     assert_int_equal(vigil_registry_new(&reg), VIGIL_OK);
     vigil_registry_set_max_children(reg, 2);
-    char v[8];
+    char v[16];
     for (int i = 0; i < 2; i++) {
         snprintf(v, sizeof v, "%d", i);
         vigil_label l[] = {{"user", v}};
