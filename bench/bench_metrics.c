@@ -16,7 +16,7 @@
 
 #include <vigil.h>
 
-#define RUNS 7
+#define RUNS 9
 
 static double now_ns(void)
 {

@@ -34,12 +34,12 @@ void vigil__epoch_init(void)
     readers_fence = r != 0;
 }
 
-void vigil__epoch_enter(void)
+_Atomic uint64_t *vigil__epoch_enter(void)
 {
     unsigned s = vigil__shard_index();
     if (s == 0) {
         atomic_fetch_add_explicit(&overflow_readers, 1, memory_order_seq_cst);
-        return;
+        return NULL;
     }
     uint64_t e = atomic_load_explicit(&global_epoch, memory_order_acquire);
     atomic_store_explicit(&announce[s].epoch, e, memory_order_relaxed);
@@ -47,16 +47,12 @@ void vigil__epoch_enter(void)
         atomic_thread_fence(memory_order_seq_cst);
     else
         atomic_signal_fence(memory_order_seq_cst); /* the writer's membarrier orders us */
+    return &announce[s].epoch;
 }
 
-void vigil__epoch_exit(void)
+void vigil__epoch_exit_shared(void)
 {
-    unsigned s = vigil__shard_index();
-    if (s == 0) {
-        atomic_fetch_sub_explicit(&overflow_readers, 1, memory_order_release);
-        return;
-    }
-    atomic_store_explicit(&announce[s].epoch, 0, memory_order_release);
+    atomic_fetch_sub_explicit(&overflow_readers, 1, memory_order_release);
 }
 
 void vigil__epoch_thread_exit(unsigned shard)

@@ -388,10 +388,10 @@ vigil_status vigil__family_child(vigil_family *fam, size_t count, const char *co
     if (st != VIGIL_OK)
         return st;
     uint64_t h = hash_values(count, values);
-    vigil__epoch_enter();
+    _Atomic uint64_t *announced = vigil__epoch_enter();
     vigil__child *c = probe(atomic_load_explicit(&fam->table, memory_order_acquire), h, count,
                             values);
-    vigil__epoch_exit();
+    vigil__epoch_exit(announced);
     if (VIGIL_LIKELY(c != NULL)) {
         *out = c;
         return VIGIL_OK;

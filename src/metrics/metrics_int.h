@@ -114,8 +114,17 @@ size_t vigil__cells_bytes(void);
 /* --- epochs (epoch.c): safe memory reclamation for lock-free child lookups -----------------
  * A lookup brackets its reads with enter/exit; memory unlinked by a writer is "retired" with the
  * current epoch and freed only once every thread inside a lookup entered after that epoch. */
-void vigil__epoch_enter(void);
-void vigil__epoch_exit(void);
+/* Returns the caller's announcement word, or NULL for a thread on the shared shard; pass it to
+ * vigil__epoch_exit. */
+_Atomic uint64_t *vigil__epoch_enter(void);
+void vigil__epoch_exit_shared(void);
+static inline void vigil__epoch_exit(_Atomic uint64_t *announced)
+{
+    if (VIGIL_LIKELY(announced != NULL))
+        atomic_store_explicit(announced, 0, memory_order_release);
+    else
+        vigil__epoch_exit_shared();
+}
 /* Advances the global epoch and returns the epoch that retired items must be tagged with. */
 uint64_t vigil__epoch_retire_tag(void);
 /* Makes every lookup's announcement visible to this thread; call before vigil__epoch_safe. */
