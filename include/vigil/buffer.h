@@ -23,7 +23,8 @@ typedef struct vigil_buffer {
 /* 1 GiB: larger than any exposition vigil would serve, small enough to stop a runaway. */
 #define VIGIL_BUFFER_DEFAULT_LIMIT ((size_t)1 << 30)
 
-/* Empties *buf and sets its cap (0: the default). Thread-safety: the buffer is the caller's. */
+/* Thread-safety for all buffer calls: a buffer belongs to one thread at a time, the caller's.
+ * Empties *buf and sets its cap (0: the default). */
 VIGIL_API void vigil_buffer_init(vigil_buffer *buf, size_t limit);
 /* Releases the bytes; the buffer may be reused after vigil_buffer_init. NULL is a no-op. */
 VIGIL_API void vigil_buffer_free(vigil_buffer *buf);

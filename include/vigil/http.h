@@ -54,7 +54,7 @@ VIGIL_API vigil_status vigil_http_server_route(vigil_http_server *srv, const cha
                                                void *user);
 
 /* Routes `path` to the exposition of `reg`, negotiated by Accept, gzip by Accept-Encoding.
- * Errors: as vigil_http_server_route. */
+ * Errors: as vigil_http_server_route. Thread-safety: as vigil_http_server_route. */
 VIGIL_API vigil_status vigil_http_server_serve_metrics(vigil_http_server *srv, const char *path,
                                                        vigil_registry *reg);
 
@@ -63,17 +63,20 @@ VIGIL_API vigil_status vigil_http_server_serve_metrics(vigil_http_server *srv, c
  * Thread-safety: any thread. */
 VIGIL_API vigil_status vigil_http_server_start(vigil_http_server *srv);
 
-/* The bound TCP port once started (useful with port 0), else 0. */
+/* The bound TCP port once started (useful with port 0), else 0. Thread-safety: any thread. */
 VIGIL_API unsigned vigil_http_server_port(const vigil_http_server *srv);
 
 /* Stops accepting, finishes or closes open connections and joins the threads. Idempotent.
+ * Thread-safety: any thread but a handler's.
  * Never call it (or vigil_http_server_free) from a handler: it waits for the handler's thread. */
 VIGIL_API void vigil_http_server_stop(vigil_http_server *srv);
 
-/* Stops (if running) and frees. NULL is a no-op. */
+/* Stops (if running) and frees. NULL is a no-op. Thread-safety: no other thread may use srv. */
 VIGIL_API void vigil_http_server_free(vigil_http_server *srv);
 
-/* --- request (valid only during the handler call) --- */
+/* --- request and response ---
+ * Both are valid only during the handler call and belong to the thread running it; the strings
+ * returned stay valid until the handler returns. Thread-safety: the handler's thread only. */
 VIGIL_API const char *vigil_http_request_method(const vigil_http_request *req);
 VIGIL_API const char *vigil_http_request_path(const vigil_http_request *req);
 /* A request header (case-insensitive name) or NULL. */
@@ -83,7 +86,7 @@ VIGIL_API const char *vigil_http_request_arg(const vigil_http_request *req, cons
 /* The raw POST body (may be empty). */
 VIGIL_API const char *vigil_http_request_body(const vigil_http_request *req, size_t *len);
 
-/* --- response --- */
+/* Sets the status code (default 200; outside 100..599 becomes a 500). */
 VIGIL_API void vigil_http_response_status(vigil_http_response *resp, unsigned code);
 /* Adds a header (copied). Errors: VIGIL_ENOMEM, VIGIL_EINVAL. */
 VIGIL_API vigil_status vigil_http_response_header(vigil_http_response *resp, const char *name,

@@ -123,6 +123,7 @@ VIGIL_API vigil_status vigil_family_new(vigil_registry *reg, vigil_metric_type t
  * Returns NULL when absent. Thread-safety: any thread. */
 VIGIL_API vigil_family *vigil_registry_find(vigil_registry *reg, const char *name);
 
+/* A family's type and label names, fixed at registration. Thread-safety: any thread. */
 VIGIL_API vigil_metric_type vigil_family_type(const vigil_family *fam);
 VIGIL_API size_t vigil_family_label_count(const vigil_family *fam);
 /* The i-th label name, or NULL when i is out of range. */
@@ -194,15 +195,24 @@ VIGIL_API vigil_status vigil_counter_add(vigil_counter *c, double v);
 /* The current total. Thread-safety: any thread. */
 VIGIL_API double vigil_counter_value(const vigil_counter *c);
 
-/* --- gauges ---------------------------------------------------------------------------------- */
+/* --- gauges ---------------------------------------------------------------------------------- *
+ * A gauge is one atomic word: set is a store (last write wins), the others a compare-and-swap
+ * loop. Any value is allowed, NaN and infinities included. All are hot path.
+ * Thread-safety: any thread; concurrent adds are never lost. */
 
+/* Sets the value. */
 VIGIL_API void vigil_gauge_set(vigil_gauge *g, double v);
+/* Adds 1. */
 VIGIL_API void vigil_gauge_inc(vigil_gauge *g);
+/* Subtracts 1. */
 VIGIL_API void vigil_gauge_dec(vigil_gauge *g);
+/* Adds v (may be negative). */
 VIGIL_API void vigil_gauge_add(vigil_gauge *g, double v);
+/* Subtracts v. */
 VIGIL_API void vigil_gauge_sub(vigil_gauge *g, double v);
 /* Sets the gauge to the current Unix time in seconds (reads the vDSO clock, no syscall). */
 VIGIL_API void vigil_gauge_set_to_current_time(vigil_gauge *g);
+/* The current value. */
 VIGIL_API double vigil_gauge_value(const vigil_gauge *g);
 
 /* --- histograms ------------------------------------------------------------------------------ */
@@ -225,7 +235,8 @@ typedef struct vigil_histogram_snapshot {
 VIGIL_API void vigil_histogram_snapshot_read(const vigil_histogram *h,
                                              vigil_histogram_snapshot *out);
 
-/* Prometheus client default buckets: .005 .01 .025 .05 .1 .25 .5 1 2.5 5 10 (11 bounds). */
+/* Bucket helpers: pure functions, any thread.
+ * Prometheus client default buckets: .005 .01 .025 .05 .1 .25 .5 1 2.5 5 10 (11 bounds). */
 VIGIL_API const double *vigil_default_buckets(size_t *count);
 /* start, start+width, ... (count bounds). Errors: VIGIL_EBUCKETS (count 0, width <= 0). */
 VIGIL_API vigil_status vigil_buckets_linear(double start, double width, size_t count,

@@ -59,9 +59,12 @@ VIGIL_API vigil_status vigil_options_from_env(vigil_options *opts);
  * Thread-safety: any thread. */
 VIGIL_API vigil_status vigil_start(const vigil_options *opts, vigil_runtime **out);
 
-/* Stops the server and frees the runtime (the registry stays). NULL is a no-op. */
+/* Stops the server and frees the runtime (the registry stays). NULL is a no-op.
+ * Thread-safety: any thread; no other thread may use rt during or after the call. */
 VIGIL_API void vigil_stop(vigil_runtime *rt);
 
+/* Accessors. Thread-safety: any thread while rt is alive.
+ * The registry the runtime serves. */
 VIGIL_API vigil_registry *vigil_runtime_registry(const vigil_runtime *rt);
 /* The HTTP server (NULL when metrics are disabled); routes may not be added while it runs. */
 VIGIL_API vigil_http_server *vigil_runtime_http(const vigil_runtime *rt);
