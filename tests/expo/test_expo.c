@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "../support/vigil_test.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,34 +119,6 @@ static int setup_empty(void **state)
         return -1;
     *state = reg;
     return 0;
-}
-
-static int teardown_registry(void **state)
-{
-    vigil_registry_free(*state);
-    return 0;
-}
-
-static char *render(vigil_registry *reg, vigil_format f)
-{
-    vigil_buffer b;
-    vigil_buffer_init(&b, 0);
-    vigil_status st = vigil_expo_render(reg, f, &b);
-    if (st != VIGIL_OK)
-        fail_msg("render: %s (%s)", vigil_strerror(st), vigil_errmsg());
-    char *s = strdup(vigil_buffer_cstr(&b));
-    vigil_buffer_free(&b);
-    return s;
-}
-
-static void assert_golden(const char *got, const char *want)
-{
-    if (strcmp(got, want) == 0)
-        return;
-    size_t i = 0;
-    while (got[i] && got[i] == want[i])
-        i++;
-    fail_msg("output differs at byte %zu\n--- want ---\n%s\n--- got ---\n%s", i, want, got);
 }
 
 #define SELF_TEXT                                                                            \

@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "../support/vigil_test.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,49 +21,6 @@
 #include "vigil/expo.h"
 #include "vigil/metrics.h"
 #include "vigil/status.h"
-
-static int setup_registry(void **state)
-{
-    vigil_registry *reg;
-    if (vigil_registry_new(&reg) != VIGIL_OK)
-        return -1;
-    *state = reg;
-    return 0;
-}
-
-static int teardown_registry(void **state)
-{
-    vigil_registry_free(*state);
-    return 0;
-}
-
-static char *render(vigil_registry *reg, vigil_format f)
-{
-    vigil_buffer b;
-    vigil_buffer_init(&b, 0);
-    vigil_status st = vigil_expo_render(reg, f, &b);
-    if (st != VIGIL_OK)
-        fail_msg("render: %s (%s)", vigil_strerror(st), vigil_errmsg());
-    char *s = strdup(vigil_buffer_cstr(&b));
-    vigil_buffer_free(&b);
-    return s;
-}
-
-static bool has_line(const char *text, const char *line)
-{
-    size_t n = strlen(line);
-    for (const char *p = text; (p = strstr(p, line)) != NULL; p++) {
-        if ((p == text || p[-1] == '\n') && (p[n] == '\n' || p[n] == '\0'))
-            return true;
-    }
-    return false;
-}
-
-#define ASSERT_LINE(out, line)                                                    \
-    do {                                                                          \
-        if (!has_line((out), (line)))                                             \
-            fail_msg("line not rendered: %s\n--- output ---\n%s", (line), (out)); \
-    } while (0)
 
 #define ASSERT_NO_TEXT(out, text)                                               \
     do {                                                                        \

@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "../support/vigil_test.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -25,21 +27,6 @@
 #include "vigil/status.h"
 
 #define MAX_THREADS 64
-
-static int setup_registry(void **state)
-{
-    vigil_registry *reg;
-    if (vigil_registry_new(&reg) != VIGIL_OK)
-        return -1;
-    *state = reg;
-    return 0;
-}
-
-static int teardown_registry(void **state)
-{
-    vigil_registry_free(*state);
-    return 0;
-}
 
 static void start(pthread_t *t, void *(*fn)(void *), void *arg)
 {

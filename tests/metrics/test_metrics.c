@@ -8,6 +8,8 @@
 
 #include <cmocka.h>
 
+#include "../support/vigil_test.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,51 +23,12 @@
 
 /* --- helpers --------------------------------------------------------------------------------- */
 
-static int setup_registry(void **state)
-{
-    vigil_registry *reg;
-    if (vigil_registry_new(&reg) != VIGIL_OK)
-        return -1;
-    *state = reg;
-    return 0;
-}
-
-static int teardown_registry(void **state)
-{
-    vigil_registry_free(*state);
-    return 0;
-}
-
 static vigil_metric_opts opts_named(const char *name)
 {
     vigil_metric_opts o;
     vigil_metric_opts_init(&o);
     o.name = name;
     return o;
-}
-
-/* The text exposition of reg; free with free(). */
-static char *render(vigil_registry *reg, vigil_format f)
-{
-    vigil_buffer b;
-    vigil_buffer_init(&b, 0);
-    vigil_status st = vigil_expo_render(reg, f, &b);
-    if (st != VIGIL_OK)
-        fail_msg("render: %s (%s)", vigil_strerror(st), vigil_errmsg());
-    char *s = strdup(vigil_buffer_cstr(&b));
-    vigil_buffer_free(&b);
-    return s;
-}
-
-/* True when text has `line` as a whole line. */
-static bool has_line(const char *text, const char *line)
-{
-    size_t n = strlen(line);
-    for (const char *p = text; (p = strstr(p, line)) != NULL; p++) {
-        if ((p == text || p[-1] == '\n') && (p[n] == '\n' || p[n] == '\0'))
-            return true;
-    }
-    return false;
 }
 
 static void assert_line(vigil_registry *reg, const char *line)
