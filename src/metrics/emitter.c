@@ -184,6 +184,15 @@ static vigil_status put(vigil_emitter *em, vigil__suffix sfx, size_t n, const ch
     return em->sink->sample(em->sink->ctx, &s);
 }
 
+/* The _count and _sum samples that close a histogram or summary. */
+static vigil_status put_count_sum(vigil_emitter *em, size_t n, const char **names,
+                                  const char **values, uint64_t total, double sum)
+{
+    vigil_status st = put(em, VIGIL__SFX_COUNT, n, names, values, NULL, 0, true, total, 0);
+    return st == VIGIL_OK ? put(em, VIGIL__SFX_SUM, n, names, values, NULL, 0, false, 0, sum)
+                          : st;
+}
+
 VIGIL_API vigil_status vigil_emit_sample(vigil_emitter *em, const vigil_label *labels,
                                          size_t count, double value)
 {
@@ -236,11 +245,7 @@ VIGIL_API vigil_status vigil_emit_histogram(vigil_emitter *em, const vigil_label
         st = put(em, VIGIL__SFX_BUCKET, n, names, values, "le", le, true,
                  i < bucket_count ? cumulative[i] : total, 0);
     }
-    if (st == VIGIL_OK)
-        st = put(em, VIGIL__SFX_COUNT, n, names, values, NULL, 0, true, total, 0);
-    if (st == VIGIL_OK)
-        st = put(em, VIGIL__SFX_SUM, n, names, values, NULL, 0, false, 0, sum);
-    return st;
+    return st == VIGIL_OK ? put_count_sum(em, n, names, values, total, sum) : st;
 }
 
 VIGIL_API vigil_status vigil_emit_summary(vigil_emitter *em, const vigil_label *labels,
@@ -268,11 +273,7 @@ VIGIL_API vigil_status vigil_emit_summary(vigil_emitter *em, const vigil_label *
     for (size_t i = 0; st == VIGIL_OK && i < quantile_count; i++)
         st = put(em, VIGIL__SFX_NONE, n, names, values, "quantile", quantiles[i], false, 0,
                  qvalues[i]);
-    if (st == VIGIL_OK)
-        st = put(em, VIGIL__SFX_COUNT, n, names, values, NULL, 0, true, total, 0);
-    if (st == VIGIL_OK)
-        st = put(em, VIGIL__SFX_SUM, n, names, values, NULL, 0, false, 0, sum);
-    return st;
+    return st == VIGIL_OK ? put_count_sum(em, n, names, values, total, sum) : st;
 }
 
 vigil_status vigil__collect_collectors(vigil_registry *reg, const vigil__sink *sink,
