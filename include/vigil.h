@@ -9,6 +9,7 @@
 #include "vigil/http.h"
 #include "vigil/metrics.h"
 #include "vigil/runtime.h"
+#include "vigil/sketch.h"
 #include "vigil/status.h"
 #include "vigil/version.h"
 
