@@ -11,6 +11,7 @@
 #include "vigil/runtime.h"
 #include "vigil/sketch.h"
 #include "vigil/status.h"
+#include "vigil/track.h"
 #include "vigil/version.h"
 
 #endif

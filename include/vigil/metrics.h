@@ -33,13 +33,14 @@ typedef struct vigil_family vigil_family;
 typedef struct vigil_counter vigil_counter;
 typedef struct vigil_gauge vigil_gauge;
 typedef struct vigil_histogram vigil_histogram;
+typedef struct vigil_summary vigil_summary;
 typedef struct vigil_emitter vigil_emitter;
 
 typedef enum vigil_metric_type {
     VIGIL_COUNTER = 0,
     VIGIL_GAUGE = 1,
     VIGIL_HISTOGRAM = 2,
-    VIGIL_SUMMARY = 3,  /* emitted by collectors; registry-owned summaries come with the sketch */
+    VIGIL_SUMMARY = 3,
     VIGIL_UNTYPED = 4,
 } vigil_metric_type;
 
@@ -73,7 +74,14 @@ typedef struct vigil_metric_opts {
                                         +Inf is implied. NULL: vigil_default_buckets */
     size_t bucket_count;
     size_t max_children;             /* cardinality guard; 0: the registry's default */
+    const double *quantiles;         /* summary quantiles in [0, 1], increasing, at most
+                                        VIGIL_MAX_QUANTILES. NULL: 0.5, 0.9, 0.99 */
+    size_t quantile_count;
+    double max_age_seconds;          /* summary window; 0: 600 (as client_golang) */
+    unsigned age_buckets;            /* summary window periods, 1..60; 0: 5 */
 } vigil_metric_opts;
+
+#define VIGIL_MAX_QUANTILES 16
 
 /* Sets every field to its default (all zero/NULL). Thread-safety: any thread. */
 VIGIL_API void vigil_metric_opts_init(vigil_metric_opts *opts);
@@ -112,7 +120,7 @@ VIGIL_API vigil_status vigil_registry_unregister(vigil_registry *reg, const char
 
 /* --- families -------------------------------------------------------------------------------- */
 
-/* Registers a family of the given type (counter, gauge or histogram).
+/* Registers a family of the given type (counter, gauge, histogram or summary).
  * Errors: VIGIL_EINVAL (NULL, bad type), VIGIL_ENAME, VIGIL_ERESERVED, VIGIL_ELABELS,
  * VIGIL_EBUCKETS, VIGIL_EEXIST (name or one of its series names taken), VIGIL_ENOMEM.
  * Thread-safety: any thread. */
@@ -145,6 +153,8 @@ VIGIL_API vigil_status vigil_family_gauge(vigil_family *fam, size_t count,
                                           const char *const *values, vigil_gauge **out);
 VIGIL_API vigil_status vigil_family_histogram(vigil_family *fam, size_t count,
                                               const char *const *values, vigil_histogram **out);
+VIGIL_API vigil_status vigil_family_summary(vigil_family *fam, size_t count,
+                                            const char *const *values, vigil_summary **out);
 
 /* Removes the child with these label values. Errors: VIGIL_ELABELS, VIGIL_ENOTFOUND.
  * Thread-safety: any thread; no thread may use the removed child's handle afterwards. */
@@ -170,6 +180,8 @@ VIGIL_API vigil_status vigil_gauge_new(vigil_registry *reg, const vigil_metric_o
                                        vigil_gauge **out);
 VIGIL_API vigil_status vigil_histogram_new(vigil_registry *reg, const vigil_metric_opts *opts,
                                            vigil_histogram **out);
+VIGIL_API vigil_status vigil_summary_new(vigil_registry *reg, const vigil_metric_opts *opts,
+                                         vigil_summary **out);
 
 /* Value read by calling fn(user) at every collection (e.g. a queue length, bytes served by a
  * subsystem that keeps its own count). fn runs on the collecting thread, must be quick and must
@@ -245,6 +257,24 @@ VIGIL_API vigil_status vigil_buckets_linear(double start, double width, size_t c
  * factor <= 1). */
 VIGIL_API vigil_status vigil_buckets_exponential(double start, double factor, size_t count,
                                                  double *out);
+
+/* --- summaries -------------------------------------------------------------------------------
+ * A summary exposes quantiles over a sliding window (the last max_age_seconds, in age_buckets
+ * steps, like the mainstream client libraries) plus _count and _sum over all time. Quantiles come
+ * from the relative-error sketch (vigil/sketch.h): within 0.55 % of the true value. Each child
+ * holds age_buckets + 1 sketches of 16 KiB, so keep labelled summaries to modest cardinality
+ * (a histogram is the cheap choice for many series). Quantiles cover non-negative
+ * observations; negative ones count in _count and _sum only. */
+
+/* Records one observation: per-thread cells for _count and _sum, a lock-free sketch record for
+ * the quantiles. Hot path. Thread-safety: any thread. */
+VIGIL_API void vigil_summary_observe(vigil_summary *s, double v);
+/* The q-quantile over the current window (NaN if no observation in it), the count and sum over
+ * all time. The quantile call copies the window (tens of microseconds); not for hot paths.
+ * Thread-safety: any thread. */
+VIGIL_API double vigil_summary_quantile(const vigil_summary *s, double q);
+VIGIL_API uint64_t vigil_summary_count(const vigil_summary *s);
+VIGIL_API double vigil_summary_sum(const vigil_summary *s);
 
 /* --- custom collectors ----------------------------------------------------------------------- */
 

@@ -19,22 +19,33 @@ typedef struct encoder {
     size_t family_len;
     vigil_metric_type type;
     bool negative_buckets; /* the histogram in progress has a bucket bound below zero */
+    bool skip_count;       /* its _sum was dropped, so its _count must be too */
 } encoder;
 
-/* OpenMetrics forbids a histogram _sum when observations can be negative (a sum is expected to
- * behave like a counter), and strict parsers reject the whole exposition if one appears. We
- * leave it out when the lowest bucket bound or the sum itself is negative; the text format
- * keeps it, as Prometheus's own clients do. */
-static bool skip_sum(encoder *e, const vigil__sample *s)
+/* OpenMetrics treats _sum like a counter: it may not be negative or NaN, a histogram with a
+ * negative bucket bound may not have one at all, and _count may only appear with _sum. Strict
+ * parsers reject the whole exposition otherwise, so in OpenMetrics we drop both _sum and _count
+ * in those cases (the +Inf bucket still carries the count); the text format keeps them, as
+ * Prometheus's own clients do. _sum is emitted before _count, so the decision is made at _sum. */
+static bool skip_sum_count(encoder *e, const vigil__sample *s)
 {
-    if (e->format != VIGIL_FORMAT_OPENMETRICS || e->type != VIGIL_HISTOGRAM)
+    if (e->format != VIGIL_FORMAT_OPENMETRICS ||
+        (e->type != VIGIL_HISTOGRAM && e->type != VIGIL_SUMMARY))
         return false;
-    if (s->suffix == VIGIL__SFX_BUCKET) {
-        if (e->negative_buckets == false && s->extra < 0)
+    switch (s->suffix) {
+    case VIGIL__SFX_BUCKET:
+        if (s->extra < 0)
             e->negative_buckets = true;
         return false;
+    case VIGIL__SFX_SUM:
+        e->skip_count = e->negative_buckets || !(s->value >= 0);
+        e->negative_buckets = false; /* the next child starts afresh */
+        return e->skip_count;
+    case VIGIL__SFX_COUNT:
+        return e->skip_count;
+    default:
+        return false;
     }
-    return s->suffix == VIGIL__SFX_SUM && (e->negative_buckets || s->value < 0);
 }
 
 static const char *type_word(vigil_metric_type t, vigil_format f)
@@ -136,7 +147,7 @@ static vigil_status sample(void *ctx, const vigil__sample *s)
     encoder *e = ctx;
     if (s->suffix == VIGIL__SFX_CREATED && e->format != VIGIL_FORMAT_OPENMETRICS)
         return VIGIL_OK;
-    if (skip_sum(e, s))
+    if (skip_sum_count(e, s))
         return VIGIL_OK;
     size_t need = e->family_len + 8 + 2 + VIGIL__FMT_MAX * 2 + 8;
     for (size_t i = 0; i < s->nlabels; i++)

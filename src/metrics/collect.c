@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "metrics/metrics_int.h"
+#include "vigil/sketch.h"
 
 #define MAX_SERIES_LABELS (3 * VIGIL_MAX_LABELS)
 
@@ -56,14 +57,33 @@ static vigil_status collect_histogram(const vigil_family *fam, const vigil__chil
         st = emit(sink, l, VIGIL__SFX_BUCKET, "le", le, true, snap.counts[i], 0);
     }
     if (st == VIGIL_OK)
-        st = emit(sink, l, VIGIL__SFX_COUNT, NULL, 0, true, snap.count, 0);
-    if (st == VIGIL_OK)
         st = emit(sink, l, VIGIL__SFX_SUM, NULL, 0, false, 0, snap.sum);
+    if (st == VIGIL_OK)
+        st = emit(sink, l, VIGIL__SFX_COUNT, NULL, 0, true, snap.count, 0);
+    return st;
+}
+
+static vigil_status collect_summary(const vigil_family *fam, const vigil__child *c,
+                                    const vigil__sink *sink, const label_layout *l,
+                                    vigil_sketch *scratch)
+{
+    double values[VIGIL_MAX_QUANTILES];
+    uint64_t count;
+    double sum;
+    vigil__summary_read(fam, c, scratch, values, &count, &sum);
+    vigil_status st = VIGIL_OK;
+    for (size_t i = 0; st == VIGIL_OK && i < fam->quantile_count; i++)
+        st = emit(sink, l, VIGIL__SFX_NONE, "quantile", fam->quantiles[i], false, 0, values[i]);
+    if (st == VIGIL_OK)
+        st = emit(sink, l, VIGIL__SFX_SUM, NULL, 0, false, 0, sum);
+    if (st == VIGIL_OK)
+        st = emit(sink, l, VIGIL__SFX_COUNT, NULL, 0, true, count, 0);
     return st;
 }
 
 static vigil_status collect_child(const vigil_family *fam, const vigil__child *c,
-                                  const vigil__sink *sink, const label_layout *l)
+                                  const vigil__sink *sink, const label_layout *l,
+                                  vigil_sketch *scratch)
 {
     vigil_status st;
     switch (fam->type) {
@@ -76,6 +96,9 @@ static vigil_status collect_child(const vigil_family *fam, const vigil__child *c
     }
     case VIGIL_HISTOGRAM:
         st = collect_histogram(fam, c, sink, l);
+        break;
+    case VIGIL_SUMMARY:
+        st = collect_summary(fam, c, sink, l, scratch);
         break;
     default:
         st = emit(sink, l, VIGIL__SFX_NONE, NULL, 0, false, 0,
@@ -109,14 +132,18 @@ static vigil_status collect_family(const vigil_registry *reg, vigil_family *fam,
     if (fam->fn != NULL) {
         st = collect_callback(fam, sink, &l);
     } else {
+        vigil_sketch *scratch = NULL; /* one per family, reused by every summary child */
+        if (fam->type == VIGIL_SUMMARY && vigil_sketch_new(&scratch) != VIGIL_OK)
+            return VIGIL_ENOMEM;
         pthread_mutex_lock(&fam->lock);
         for (const vigil__child *c = fam->head; st == VIGIL_OK && c != NULL; c = c->next) {
             for (size_t i = 0; i < fam->label_count; i++)
                 l.values[l.child_at + i] = c->values[i];
-            st = collect_child(fam, c, sink, &l);
+            st = collect_child(fam, c, sink, &l, scratch);
         }
         vigil__family_reclaim(fam);
         pthread_mutex_unlock(&fam->lock);
+        vigil_sketch_free(scratch);
     }
     return st == VIGIL_OK ? sink->end(sink->ctx) : st;
 }

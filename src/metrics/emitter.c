@@ -184,12 +184,13 @@ static vigil_status put(vigil_emitter *em, vigil__suffix sfx, size_t n, const ch
     return em->sink->sample(em->sink->ctx, &s);
 }
 
-/* The _count and _sum samples that close a histogram or summary. */
+/* The _sum and _count samples that close a histogram or summary (sum first, as Prometheus's
+ * clients write them, which also lets an encoder drop both when the sum is not allowed). */
 static vigil_status put_count_sum(vigil_emitter *em, size_t n, const char **names,
                                   const char **values, uint64_t total, double sum)
 {
-    vigil_status st = put(em, VIGIL__SFX_COUNT, n, names, values, NULL, 0, true, total, 0);
-    return st == VIGIL_OK ? put(em, VIGIL__SFX_SUM, n, names, values, NULL, 0, false, 0, sum)
+    vigil_status st = put(em, VIGIL__SFX_SUM, n, names, values, NULL, 0, false, 0, sum);
+    return st == VIGIL_OK ? put(em, VIGIL__SFX_COUNT, n, names, values, NULL, 0, true, total, 0)
                           : st;
 }
 

@@ -144,7 +144,8 @@ vigil_status vigil__family_create(vigil_registry *reg, vigil_metric_type type,
     *out = NULL;
     if (opts == NULL)
         return vigil__fail(VIGIL_EINVAL, "metric options are NULL");
-    if (type != VIGIL_COUNTER && type != VIGIL_GAUGE && type != VIGIL_HISTOGRAM)
+    if (type != VIGIL_COUNTER && type != VIGIL_GAUGE && type != VIGIL_HISTOGRAM &&
+        type != VIGIL_SUMMARY)
         return vigil__fail(VIGIL_EINVAL, "metric type %d cannot be registered", (int)type);
     vigil_status st = vigil__check_name("metric name", opts->name);
     if (st == VIGIL_OK)
@@ -184,6 +185,8 @@ vigil_status vigil__family_create(vigil_registry *reg, vigil_metric_type type,
     }
     if (st == VIGIL_OK && type == VIGIL_HISTOGRAM)
         st = copy_buckets(fam, opts);
+    if (st == VIGIL_OK && type == VIGIL_SUMMARY)
+        st = vigil__summary_configure(fam, opts);
     if (type == VIGIL_COUNTER)
         fam->cells_per_child = 1;
     fam->max_children = opts->max_children ? opts->max_children
@@ -298,6 +301,8 @@ static vigil_status insert(vigil_family *fam, vigil__child *c)
 
 static void child_free(vigil_family *fam, vigil__child *c)
 {
+    if (fam->type == VIGIL_SUMMARY)
+        vigil__summary_child_free(c);
     vigil__cells_release(c->cells, fam->cells_per_child);
     vigil__free(c);
 }
@@ -328,6 +333,10 @@ static vigil__child *child_new(vigil_family *fam, uint64_t h, size_t count,
             vigil__free(c);
             return NULL;
         }
+    }
+    if (fam->type == VIGIL_SUMMARY && vigil__summary_child_init(fam, c) != VIGIL_OK) {
+        child_free(fam, c);
+        return NULL;
     }
     return c;
 }
@@ -515,6 +524,7 @@ void vigil__family_destroy(vigil_family *fam)
     free_strings(fam->const_names, fam->const_count);
     free_strings(fam->const_values, fam->const_count);
     vigil__free(fam->buckets);
+    vigil__free(fam->quantiles);
     vigil__free(fam->name);
     vigil__free(fam->help);
     vigil__free(fam->unit);
@@ -557,7 +567,8 @@ static vigil_status typed_child(vigil_family *fam, vigil_metric_type type, size_
     if (fam->type != type || fam->fn != NULL)
         return vigil__fail(VIGIL_ETYPE, "metric \"%s\" is not a %s family", fam->name,
                            type == VIGIL_COUNTER ? "counter"
-                           : type == VIGIL_GAUGE ? "gauge" : "histogram");
+                           : type == VIGIL_GAUGE ? "gauge"
+                           : type == VIGIL_HISTOGRAM ? "histogram" : "summary");
     return vigil__family_child(fam, count, values, out);
 }
 
@@ -577,4 +588,10 @@ VIGIL_API vigil_status vigil_family_histogram(vigil_family *fam, size_t count,
                                               const char *const *values, vigil_histogram **out)
 {
     return typed_child(fam, VIGIL_HISTOGRAM, count, values, (vigil__child **)out);
+}
+
+VIGIL_API vigil_status vigil_family_summary(vigil_family *fam, size_t count,
+                                            const char *const *values, vigil_summary **out)
+{
+    return typed_child(fam, VIGIL_SUMMARY, count, values, (vigil__child **)out);
 }

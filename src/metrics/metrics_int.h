@@ -142,6 +142,7 @@ typedef struct vigil__child {
     union {
         _Atomic uint64_t word;             /* gauge value / counter fractional part (bits) */
         const struct vigil_family *family; /* histograms: their bounds live in the family */
+        struct vigil_sketch_window *window; /* summaries: the quantile window */
     };
     union {
         double created;       /* Unix seconds, for _created, while linked */
@@ -171,7 +172,11 @@ struct vigil_family {
     char **const_values;
     size_t bucket_count;
     double *buckets;
-    size_t cells_per_child; /* 1 for counters, bucket_count + 2 for histograms, 0 for gauges */
+    size_t quantile_count;  /* summaries */
+    double *quantiles;
+    double max_age;
+    unsigned age_buckets;
+    size_t cells_per_child; /* counter 1, histogram bucket_count + 2, summary 2, gauge 0 */
     size_t max_children;
     vigil_value_fn fn;      /* callback-backed: read at collection */
     void *fn_user;
@@ -225,6 +230,16 @@ char *vigil__family_name(vigil_metric_type type, const char *name);
 vigil_status vigil__check_buckets(const double *b, size_t n);
 void vigil__histogram_read(const vigil_family *fam, const vigil__child *ch,
                            vigil_histogram_snapshot *out);
+
+/* summary.c */
+vigil_status vigil__summary_configure(vigil_family *fam, const vigil_metric_opts *opts);
+vigil_status vigil__summary_child_init(const vigil_family *fam, vigil__child *c);
+void vigil__summary_child_free(vigil__child *c);
+struct vigil_sketch;
+/* Fills values[] with the family's quantiles over c's window; scratch is a caller's sketch. */
+void vigil__summary_read(const vigil_family *fam, const vigil__child *c,
+                         struct vigil_sketch *scratch, double *values, uint64_t *count,
+                         double *sum);
 
 /* counter.c */
 double vigil__counter_read(const vigil__child *ch, bool *is_int, uint64_t *ivalue);

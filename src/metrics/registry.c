@@ -397,6 +397,12 @@ VIGIL_API vigil_status vigil_histogram_new(vigil_registry *reg, const vigil_metr
     return single_child(reg, VIGIL_HISTOGRAM, opts, (vigil__child **)out);
 }
 
+VIGIL_API vigil_status vigil_summary_new(vigil_registry *reg, const vigil_metric_opts *opts,
+                                         vigil_summary **out)
+{
+    return single_child(reg, VIGIL_SUMMARY, opts, (vigil__child **)out);
+}
+
 static vigil_status func_new(vigil_registry *reg, vigil_metric_type type,
                              const vigil_metric_opts *opts, vigil_value_fn fn, void *user)
 {

@@ -93,13 +93,13 @@ static void test_collector_families_are_rendered_after_the_registry(void **state
                        "pool_wait_seconds_bucket{le=\"0.01\"} 3\n"
                        "pool_wait_seconds_bucket{le=\"0.1\"} 5\n"
                        "pool_wait_seconds_bucket{le=\"+Inf\"} 6\n"
-                       "pool_wait_seconds_count 6\n"
                        "pool_wait_seconds_sum 0.42\n"
+                       "pool_wait_seconds_count 6\n"
                        "# TYPE pool_size summary\n"
                        "pool_size{quantile=\"0.5\"} 10\n"
                        "pool_size{quantile=\"0.99\"} 20\n"
-                       "pool_size_count 7\n"
                        "pool_size_sum 80\n"
+                       "pool_size_count 7\n"
                        "# TYPE pool_mystery untyped\n"
                        "pool_mystery -1\n";
     if (strstr(out, want) == NULL)
@@ -369,8 +369,8 @@ static void test_collector_non_cumulative_histogram_is_refused(void **state)
                            "bad_hist_bucket{kind=\"ok\",le=\"1.0\"} 1\n"
                            "bad_hist_bucket{kind=\"ok\",le=\"2.0\"} 2\n"
                            "bad_hist_bucket{kind=\"ok\",le=\"+Inf\"} 6\n"
-                           "bad_hist_count{kind=\"ok\"} 6\n"
                            "bad_hist_sum{kind=\"ok\"} 1.5\n"
+                           "bad_hist_count{kind=\"ok\"} 6\n"
                            "# HELP vigil_series_refused_total";
     if (strstr(out, want_out) == NULL)
         fail_msg("want:\n%s\n--- got ---\n%s", want_out, out);

@@ -311,8 +311,8 @@ static void test_histogram_accepts_explicit_trailing_inf_once(void **state)
                        "latency_seconds_bucket{le=\"0.5\"} 0\n"
                        "latency_seconds_bucket{le=\"1.0\"} 1\n"
                        "latency_seconds_bucket{le=\"+Inf\"} 1\n"
-                       "latency_seconds_count 1\n"
-                       "latency_seconds_sum 0.7\n";
+                       "latency_seconds_sum 0.7\n"
+                       "latency_seconds_count 1\n";
     if (strstr(out, want) == NULL)
         fail_msg("want:\n%s\ngot:\n%s", want, out);
     free(out);
@@ -638,7 +638,12 @@ static void test_bad_arguments_to_registration_are_einval(void **state)
     vigil_registry *reg = *state;
     vigil_metric_opts o = opts_named("m");
     vigil_family *f;
+    const double unordered[] = {0.9, 0.5};
+    o.quantiles = unordered;
+    o.quantile_count = 2;
     assert_int_equal(vigil_family_new(reg, VIGIL_SUMMARY, &o, &f), VIGIL_EINVAL);
+    o.quantiles = NULL;
+    o.quantile_count = 0;
     assert_int_equal(vigil_family_new(reg, VIGIL_UNTYPED, &o, &f), VIGIL_EINVAL);
     assert_int_equal(vigil_family_new(reg, (vigil_metric_type)42, &o, &f), VIGIL_EINVAL);
     assert_int_equal(vigil_family_new(reg, VIGIL_GAUGE, NULL, &f), VIGIL_EINVAL);
