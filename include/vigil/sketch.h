@@ -10,11 +10,13 @@
  * quantiles (the ones latency work is about) stay exact and only the lowest lose precision.
  * Zero goes to a zero bucket; negative values and NaN are not recorded (counted as rejected).
  *
- * Recording is lock-free and allocation-free from any number of threads. Moving the window up
- * (a value above every bucket so far) happens at most once per new order of magnitude; that
- * record waits for records in flight and costs one membarrier(2) call. Reads (quantiles,
- * merge, export) never block recorders; a read concurrent with records sees each record either
- * entirely or not at all in count, but may see its bucket before its sum.
+ * Recording is lock-free and allocation-free from any number of threads. Moving the window (a
+ * value above the top bucket, or below the bottom while the largest value still fits) is rare:
+ * the first value leaves 15.5 octaves of room either side. That record waits for records in
+ * flight and costs one membarrier(2) call. Reads (quantiles, merge, export) never block
+ * recorders; they may wait briefly for a window move in progress. A read concurrent with
+ * records sees each record either entirely or not at all in count, but may see its bucket
+ * before its sum.
  */
 #ifndef VIGIL_SKETCH_H
 #define VIGIL_SKETCH_H
@@ -32,7 +34,7 @@ extern "C" {
 #define VIGIL_SKETCH_SCHEMA 6
 #define VIGIL_SKETCH_BUCKETS 1984
 /* (γ - 1) / (γ + 1) for γ = 2^(1/64): the worst relative error of a reported quantile. */
-#define VIGIL_SKETCH_REL_ERROR 0.005415
+#define VIGIL_SKETCH_REL_ERROR 0.0054152
 
 typedef struct vigil_sketch vigil_sketch;
 
@@ -81,7 +83,9 @@ VIGIL_API double vigil_sketch_bucket_upper(int32_t index);
 /* The sketch as a classic histogram: each requested bound is moved to the nearest bucket
  * boundary at or above it (written back to bounds_out), and cumulative[i] counts the
  * observations <= bounds_out[i] exactly. Bounds must be positive and increasing; +Inf is
- * implied (its count is vigil_sketch_count). Errors: VIGIL_EBUCKETS.
+ * implied (its count is vigil_sketch_count). Counts are exact for bounds at or above the
+ * collapse point (the lowest live bucket). Errors: VIGIL_EBUCKETS (also when two bounds fall in
+ * the same sketch bucket).
  * Thread-safety: any thread. */
 VIGIL_API vigil_status vigil_sketch_to_histogram(const vigil_sketch *s, const double *bounds,
                                                  size_t n, double *bounds_out,

@@ -17,7 +17,7 @@
 #include "metrics/metrics_int.h"
 
 VIGIL_API _Thread_local long vigil__shard_offset __attribute__((tls_model("initial-exec"))) = -1;
-static _Thread_local unsigned shard_index;
+static _Thread_local unsigned shard_index __attribute__((tls_model("initial-exec")));
 
 unsigned vigil__shards = 4;
 static _Atomic uint32_t claimed; /* bit i: exclusive shard i is owned by a live thread */

@@ -15,6 +15,9 @@
 
 #define MAX_AGE_BUCKETS 60
 #define BUSY ((int64_t)1 << 62)
+/* The tag of a sketch that never held a period: older than any, and without the BUSY bit (which
+ * -1 would have, making the first claim wait forever for a reset nobody does). */
+#define NEVER INT64_MIN
 
 struct vigil_sketch_window {
     uint64_t period_ns;
@@ -48,7 +51,7 @@ VIGIL_API vigil_status vigil_sketch_window_new(double max_age, unsigned age_buck
     if (w->period_ns == 0)
         w->period_ns = 1;
     for (unsigned i = 0; i < w->ring; i++) {
-        atomic_init(&w->tags[i], -1);
+        atomic_init(&w->tags[i], NEVER);
         if (vigil_sketch_new(&w->sketches[i]) != VIGIL_OK) {
             vigil_sketch_window_free(w);
             return vigil__fail(VIGIL_ENOMEM, "out of memory creating a sketch window");
