@@ -156,6 +156,30 @@ static void test_summary_custom_quantiles_and_bad_options(void **state)
     assert_int_equal(vigil_family_new(*state, VIGIL_SUMMARY, &o, &f), VIGIL_ERESERVED);
 }
 
+static void test_summary_exposition_is_accepted_by_promtool_and_openmetrics_parser(void **state)
+{
+    vigil_metric_opts o = summary_opts("job_duration_seconds");
+    o.unit = "seconds";
+    const char *labels[] = {"queue"};
+    o.label_names = labels;
+    o.label_count = 1;
+    vigil_family *f;
+    assert_int_equal(vigil_family_new(*state, VIGIL_SUMMARY, &o, &f), VIGIL_OK);
+    const char *queues[] = {"fast", "slow \"q\"\\\n", "empty"};
+    for (int q = 0; q < 3; q++) {
+        vigil_summary *s;
+        assert_int_equal(vigil_family_summary(f, VIGIL_VALUES(queues[q]), &s), VIGIL_OK);
+        for (int i = 0; q < 2 && i < 100; i++)
+            vigil_summary_observe(s, (q + 1) * 0.001 * i);
+    }
+    char *text = render(*state, VIGIL_FORMAT_TEXT);
+    assert_promtool_clean(text);
+    free(text);
+    char *om = render(*state, VIGIL_FORMAT_OPENMETRICS);
+    assert_openmetrics_parses(om);
+    free(om);
+}
+
 static void test_summary_children_are_removed_and_freed(void **state)
 {
     vigil_metric_opts o = summary_opts("per_user_seconds");
@@ -196,6 +220,9 @@ int main(void)
             teardown_registry),
         cmocka_unit_test_setup_teardown(test_summary_custom_quantiles_and_bad_options,
                                         setup_registry, teardown_registry),
+        cmocka_unit_test_setup_teardown(
+            test_summary_exposition_is_accepted_by_promtool_and_openmetrics_parser,
+            setup_registry, teardown_registry),
         cmocka_unit_test_setup_teardown(test_summary_children_are_removed_and_freed,
                                         setup_registry, teardown_registry),
     };
