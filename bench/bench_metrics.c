@@ -16,40 +16,9 @@
 
 #include <vigil.h>
 
+#include "bench_util.h"
+
 #define RUNS 9
-
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-static void pin(int cpu)
-{
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu % (int)sysconf(_SC_NPROCESSORS_ONLN), &set);
-    sched_setaffinity(0, sizeof set, &set);
-}
-
-static void die(const char *what)
-{
-    fprintf(stderr, "bench_metrics: %s: %s\n", what, vigil_errmsg());
-    exit(1);
-}
 
 /* --- a two-thread runner: both threads start together, each runs fn(arg, iters) ------------ */
 
@@ -128,7 +97,7 @@ static void bench_counter(vigil_registry *reg)
     o.name = "bench_counter_total";
     vigil_counter *c;
     if (vigil_counter_new(reg, &o, &c) != VIGIL_OK)
-        die("counter");
+        BENCH_DIE("bench_metrics", "counter");
     pin(0);
     const long n = 100000000;
     double one[RUNS], ratio[RUNS];
@@ -159,7 +128,7 @@ static void bench_histogram(vigil_registry *reg)
     o.bucket_count = 10;
     vigil_histogram *h;
     if (vigil_histogram_new(reg, &o, &h) != VIGIL_OK)
-        die("histogram");
+        BENCH_DIE("bench_metrics", "histogram");
     const long n = 50000000;
     double one[RUNS], scaling[RUNS];
     for (int r = 0; r < RUNS; r++) {
@@ -186,7 +155,7 @@ static void bench_lookup(vigil_registry *reg)
     o.label_count = 2;
     vigil_family *f;
     if (vigil_family_new(reg, VIGIL_COUNTER, &o, &f) != VIGIL_OK)
-        die("family");
+        BENCH_DIE("bench_metrics", "family");
     static const char *methods[] = {"GET", "POST", "PUT", "DELETE"};
     static char status[250][8];
     const char *values[1000][2];
@@ -196,7 +165,7 @@ static void bench_lookup(vigil_registry *reg)
         values[i][1] = status[i % 250];
         vigil_counter *c;
         if (vigil_family_counter(f, 2, values[i], &c) != VIGIL_OK)
-            die("child");
+            BENCH_DIE("bench_metrics", "child");
     }
     const long n = 20000000;
     double per[RUNS];
@@ -237,7 +206,7 @@ static void bench_render(void)
     long before = rss_bytes();
     vigil_registry *reg;
     if (vigil_registry_new(&reg) != VIGIL_OK)
-        die("registry");
+        BENCH_DIE("bench_metrics", "registry");
     vigil_metric_opts o;
     vigil_metric_opts_init(&o);
     const char *names[] = {"instance", "path"};
@@ -248,14 +217,14 @@ static void bench_render(void)
     o.max_children = (size_t)series;
     vigil_family *f;
     if (vigil_family_new(reg, VIGIL_COUNTER, &o, &f) != VIGIL_OK)
-        die("family");
+        BENCH_DIE("bench_metrics", "family");
     for (int i = 0; i < series; i++) {
         char inst[16], path[24];
         snprintf(inst, sizeof inst, "host-%d", i % 100);
         snprintf(path, sizeof path, "/api/v1/item/%d", i);
         vigil_counter *c;
         if (vigil_family_counter(f, VIGIL_VALUES(inst, path), &c) != VIGIL_OK)
-            die("series");
+            BENCH_DIE("bench_metrics", "series");
         vigil_counter_add_u64(c, (uint64_t)i * 7);
     }
     long after = rss_bytes();
@@ -266,7 +235,7 @@ static void bench_render(void)
         vigil_buffer_init(&b, 0);
         double t0 = now_ns();
         if (vigil_expo_render(reg, VIGIL_FORMAT_TEXT, &b) != VIGIL_OK)
-            die("render");
+            BENCH_DIE("bench_metrics", "render");
         ms[r] = (now_ns() - t0) / 1e6;
         bytes = b.len;
         vigil_buffer_free(&b);
@@ -281,7 +250,7 @@ int main(void)
 {
     vigil_registry *reg;
     if (vigil_registry_new(&reg) != VIGIL_OK)
-        die("registry");
+        BENCH_DIE("bench_metrics", "registry");
     bench_render(); /* first, so its RSS delta is not hidden by memory freed by others */
     bench_counter(reg);
     bench_histogram(reg);

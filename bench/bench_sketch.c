@@ -19,41 +19,10 @@
 
 #include <vigil.h>
 
+#include "bench_util.h"
+
 #define RUNS 9
 #define SAMPLES 1000000
-
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-static void pin(int cpu)
-{
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu % (int)sysconf(_SC_NPROCESSORS_ONLN), &set);
-    sched_setaffinity(0, sizeof set, &set);
-}
-
-static void die(const char *what)
-{
-    fprintf(stderr, "bench_sketch: %s: %s\n", what, vigil_errmsg());
-    exit(1);
-}
 
 /* --- a seeded generator (splitmix64), the same as the tests' ------------------------------- */
 
@@ -149,7 +118,7 @@ static void bench_record(void)
         table[i] = 1e-6 * exp(unit() * log(1e6)); /* 1 us .. 1 s: inside one window */
     vigil_sketch *s;
     if (vigil_sketch_new(&s) != VIGIL_OK)
-        die("sketch");
+        BENCH_DIE("bench_sketch", "sketch");
     pin(0);
     record_loop(s, 1 << 20); /* anchors the window, warms the caches */
     const long n = 20000000;
@@ -173,7 +142,7 @@ static void bench_window_record(void)
 {
     vigil_sketch_window *w;
     if (vigil_sketch_window_new(600, 5, &w) != VIGIL_OK)
-        die("window");
+        BENCH_DIE("bench_sketch", "window");
     pin(0);
     const long n = 10000000;
     double per[RUNS];
@@ -191,7 +160,7 @@ static void bench_query(void)
 {
     vigil_sketch *s;
     if (vigil_sketch_new(&s) != VIGIL_OK)
-        die("sketch");
+        BENCH_DIE("bench_sketch", "sketch");
     /* Every bucket of the window holds a count: a few values per bucket, lowest first, so the
      * window ends exactly on the highest (base = i0). */
     const int32_t i0 = vigil_sketch_index(1e-6);
@@ -206,7 +175,7 @@ static void bench_query(void)
     for (int32_t k = 0; k < VIGIL_SKETCH_BUCKETS; k++)
         bounds[k] = vigil_sketch_bucket_upper(i0 + k);
     if (vigil_sketch_to_histogram(s, bounds, VIGIL_SKETCH_BUCKETS, snapped, cum) != VIGIL_OK)
-        die("to_histogram");
+        BENCH_DIE("bench_sketch", "to_histogram");
     for (int k = 0; k < VIGIL_SKETCH_BUCKETS; k++) {
         nonzero += cum[k] != prev;
         prev = cum[k];
@@ -242,13 +211,13 @@ static double accuracy_suite(uint64_t seed, double *worst_per_dist)
     const size_t nq = sizeof qs / sizeof qs[0];
     double *v = malloc(SAMPLES * sizeof *v);
     if (v == NULL)
-        die("out of memory");
+        BENCH_DIE("bench_sketch", "out of memory");
     double worst = 0;
     for (int d = 0; d < DISTRIBUTIONS; d++) {
         rng_state = seed * 1000 + (uint64_t)d;
         vigil_sketch *s;
         if (vigil_sketch_new(&s) != VIGIL_OK)
-            die("sketch");
+            BENCH_DIE("bench_sketch", "sketch");
         for (size_t i = 0; i < SAMPLES; i++) {
             v[i] = draw(d);
             vigil_sketch_record(s, v[i]);

@@ -21,56 +21,7 @@
 #include "vigil/metrics.h"
 #include "vigil/track.h"
 
-typedef struct injector {
-    long budget;   /* allocations left before the one that fails; -1: never fail */
-    size_t live;   /* allocations not yet freed */
-    size_t failed; /* allocations refused */
-} injector;
-
-static injector inj = {.budget = -1};
-
-static bool refuse(void)
-{
-    if (inj.budget < 0)
-        return false;
-    if (inj.budget == 0) {
-        inj.failed++;
-        inj.budget = -1;
-        return true;
-    }
-    inj.budget--;
-    return false;
-}
-
-static void *inj_malloc(size_t n, void *user)
-{
-    (void)user;
-    if (refuse())
-        return NULL;
-    void *p = malloc(n);
-    if (p != NULL)
-        inj.live++;
-    return p;
-}
-
-static void *inj_realloc(void *p, size_t n, void *user)
-{
-    (void)user;
-    if (refuse())
-        return NULL;
-    void *q = realloc(p, n);
-    if (q != NULL && p == NULL)
-        inj.live++;
-    return q;
-}
-
-static void inj_free(void *p, void *user)
-{
-    (void)user;
-    if (p != NULL)
-        inj.live--;
-    free(p);
-}
+#include "../support/failing_alloc.h"
 
 typedef struct objects {
     vigil_registry *reg;
