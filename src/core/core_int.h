@@ -71,6 +71,12 @@ uint64_t vigil__mono_ns(void);       /* monotonic clock */
 /* --- text checks (text.c) --- */
 bool vigil__utf8_valid(const char *s, size_t len);
 
+/* --- JSON (json.c) --- */
+/* Appends str escaped for a JSON string body (no quotes); invalid UTF-8 becomes U+FFFD. */
+vigil_status vigil__json_escape(vigil_buffer *out, const char *str);
+/* Appends str as a quoted JSON string. */
+vigil_status vigil__json_string(vigil_buffer *out, const char *str);
+
 /* --- buffer helpers (buffer.c) --- */
 /* vigil_buffer_reserve with the status kept: *out is the write position on VIGIL_OK. */
 vigil_status vigil__buf_reserve(vigil_buffer *buf, size_t extra, char **out);

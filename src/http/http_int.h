@@ -68,8 +68,5 @@ void vigil__http_response_init(struct vigil_http_response *resp);
 void vigil__http_response_free(struct vigil_http_response *resp);
 /* The header's value if the handler set it (case-insensitive), else NULL. */
 const char *vigil__http_response_find(const struct vigil_http_response *resp, const char *name);
-/* Appends s as the inside of a JSON string: quotes, backslashes and control characters escaped,
- * invalid UTF-8 replaced by U+FFFD so the document always parses. */
-vigil_status vigil__http_json_escape(vigil_buffer *out, const char *s);
 
 #endif

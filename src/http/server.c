@@ -442,15 +442,15 @@ static enum MHD_Result send_json_error(struct MHD_Connection *conn, unsigned cod
     vigil_buffer_init(&b, 0);
     vigil_status st = vigil_buffer_append(&b, head, sizeof head - 1);
     if (st == VIGIL_OK)
-        st = vigil__http_json_escape(&b, error);
+        st = vigil__json_escape(&b, error);
     if (st == VIGIL_OK && key != NULL) {
         st = vigil_buffer_append(&b, "\",\"", 3);
         if (st == VIGIL_OK)
-            st = vigil__http_json_escape(&b, key);
+            st = vigil__json_escape(&b, key);
         if (st == VIGIL_OK)
             st = vigil_buffer_append(&b, "\":\"", 3);
         if (st == VIGIL_OK)
-            st = vigil__http_json_escape(&b, value);
+            st = vigil__json_escape(&b, value);
     }
     if (st == VIGIL_OK)
         st = vigil_buffer_append(&b, "\"}\n", 3);

@@ -365,16 +365,7 @@ VIGIL_API vigil_status vigil_dashboard_report_json(vigil_dashboard *d, vigil_buf
 
 static vigil_status jstr(vigil_buffer *b, const char *s)
 {
-    vigil_status st = vigil_buffer_append(b, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)s; st == VIGIL_OK && *p; p++) {
-        if (*p == '"' || *p == '\\')
-            st = bputf(b, "\\%c", *p);
-        else if (*p < 0x20 || *p == 0x7f)
-            st = bputf(b, "\\u%04x", *p);
-        else
-            st = vigil_buffer_append(b, p, 1);
-    }
-    return st == VIGIL_OK ? vigil_buffer_append(b, "\"", 1) : st;
+    return vigil__json_string(b, s);
 }
 
 /* A number, or null when it is not finite. */
