@@ -1,6 +1,8 @@
 /* demo.c — a small instrumented service: worker threads take jobs from a queue and do real work
  * (sorting and checksumming buffers of random size), and every step is measured with vigil.
- * `make run` starts it; point a browser, curl or Prometheus at the URL it prints.
+ * Health checks watch the host (memory, disk, CPU, file descriptors, load) and the job backlog;
+ * their results are at /health, /health/live and /health/ready next to /metrics.
+ * `make run` starts it; point a browser, curl or Prometheus at the URLs it prints.
  *
  *   vigil-demo [--metrics HOST:PORT] [--workers N] [--duration SECONDS] [--help]
  */
@@ -37,10 +39,53 @@ typedef struct worker {
 
 static atomic_uint_fast64_t backlog = 1000;
 
+static int checked(vigil_status st, const char *what);
+
 static double queue_length(void *user)
 {
     (void)user;
     return (double)atomic_load(&backlog);
+}
+
+/* A custom health check: the backlog is fine below 900 jobs, a sign of trouble above (the
+ * service still works, so the check is not critical: it degrades the status, never fails it). */
+#define BACKLOG_DEGRADED 900
+
+static vigil_health_status backlog_check(vigil_health_result *res, void *user)
+{
+    (void)user;
+    uint_fast64_t b = atomic_load(&backlog);
+    (void)vigil_health_result_detail(res, "backlog_jobs", "%llu", (unsigned long long)b);
+    (void)vigil_health_result_detail(res, "degraded_at", "%d", BACKLOG_DEGRADED);
+    if (b >= BACKLOG_DEGRADED) {
+        vigil_health_result_message(res, "%llu jobs waiting (%d or more)", (unsigned long long)b,
+                                    BACKLOG_DEGRADED);
+        return VIGIL_HEALTH_DEGRADED;
+    }
+    vigil_health_result_message(res, "%llu jobs waiting", (unsigned long long)b);
+    return VIGIL_HEALTH_HEALTHY;
+}
+
+/* The built-in host checks with their default thresholds, and the backlog check. */
+static int register_checks(vigil_health_runner *hr)
+{
+    vigil_health_check_opts c;
+    vigil_health_check_opts_init(&c);
+    c.interval_seconds = 5;
+    c.timeout_seconds = 2;
+    if (checked(vigil_health_runner_add_memory(hr, &c, NULL), "memory check") ||
+        checked(vigil_health_runner_add_disk(hr, &c, NULL), "disk check") || /* "/" */
+        checked(vigil_health_runner_add_fds(hr, &c, NULL), "fds check"))
+        return -1;
+    c.critical = false; /* a busy machine is degraded, not down */
+    if (checked(vigil_health_runner_add_cpu(hr, &c, NULL), "cpu check") ||
+        checked(vigil_health_runner_add_load(hr, &c, NULL), "load check"))
+        return -1;
+    c.name = "backlog";
+    c.fn = backlog_check;
+    c.interval_seconds = 1;
+    c.timeout_seconds = 0.5;
+    return checked(vigil_health_runner_add(hr, &c), "backlog check");
 }
 
 static void usage(FILE *f, const char *prog)
@@ -242,11 +287,15 @@ int main(int argc, char **argv)
     if (checked(vigil_start(&opts, &rt), "cannot start monitoring"))
         return 1;
     demo_metrics m;
-    if (register_metrics(vigil_runtime_registry(rt), &m)) {
+    if (register_metrics(vigil_runtime_registry(rt), &m) ||
+        (vigil_runtime_health(rt) != NULL && register_checks(vigil_runtime_health(rt)))) {
         vigil_stop(rt);
         return 1;
     }
     printf("vigil-demo: serving metrics at %s\n", vigil_runtime_metrics_url(rt));
+    if (vigil_runtime_health_url(rt)[0] != '\0')
+        printf("vigil-demo: health at %s (also /live and /ready below it)\n",
+               vigil_runtime_health_url(rt));
     fflush(stdout);
 
     struct sigaction sa = {0};

@@ -6,6 +6,7 @@
 #include "vigil/buffer.h"
 #include "vigil/collect.h"
 #include "vigil/expo.h"
+#include "vigil/health.h"
 #include "vigil/http.h"
 #include "vigil/metrics.h"
 #include "vigil/runtime.h"

@@ -13,6 +13,7 @@
 
 #include "vigil/buffer.h"
 #include "vigil/export.h"
+#include "vigil/health.h"
 #include "vigil/metrics.h"
 #include "vigil/status.h"
 
@@ -57,6 +58,21 @@ VIGIL_API vigil_status vigil_http_server_route(vigil_http_server *srv, const cha
  * Errors: as vigil_http_server_route. Thread-safety: as vigil_http_server_route. */
 VIGIL_API vigil_status vigil_http_server_serve_metrics(vigil_http_server *srv, const char *path,
                                                        vigil_registry *reg);
+
+/* Routes the health endpoints of `runner` under `prefix` (e.g. "/health"):
+ *   prefix         the JSON report (vigil_health_runner_report_json); 200 when the rolled-up
+ *                  status is healthy or degraded, 503 when unhealthy or unknown
+ *   prefix/live    {"status":"alive"}, always 200 while the server answers
+ *   prefix/ready   {"ready":true|false,"status":"...","reason":"..."}; 200 when ready (the
+ *                  status is healthy or degraded and every critical check has a result), else 503
+ * All three only read the latest results and never wait for a check; responses carry
+ * Cache-Control: no-store. The runner must outlive the server's running period (stop or free
+ * the server before freeing the runner).
+ * Errors: as vigil_http_server_route (after a failure the routes added before it stay),
+ * VIGIL_EINVAL (runner NULL, prefix not starting with '/', ending with '/' or longer than 200
+ * bytes). Thread-safety: as vigil_http_server_route. */
+VIGIL_API vigil_status vigil_http_server_serve_health(vigil_http_server *srv, const char *prefix,
+                                                      vigil_health_runner *runner);
 
 /* Binds and starts serving. Errors: VIGIL_EADDR (bind failed, with the reason), VIGIL_ESTATE,
  * VIGIL_EIO (the HTTP daemon could not start its threads).

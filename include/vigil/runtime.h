@@ -14,7 +14,13 @@
  *   VIGIL_METRICS_ENABLED  0/1/false/true     VIGIL_METRICS_ADDR  HOST:PORT
  *   VIGIL_METRICS_PATH     /path              VIGIL_PROCESS_METRICS 0/1
  *   VIGIL_GLOBAL_LABELS    k=v,k2=v2          VIGIL_MAX_CHILDREN  N
- *   VIGIL_HTTP_THREADS     N
+ *   VIGIL_HTTP_THREADS     N                  VIGIL_HEALTH_ENABLED 0/1
+ *   VIGIL_HEALTH_PATH      /path
+ *
+ * With health enabled (the default) the runtime also owns a health runner (vigil/health.h):
+ * started by vigil_start, stopped by vigil_stop, its endpoints served next to the metrics
+ * (/health, /health/live, /health/ready) and its metrics in the registry. Add checks to it at
+ * any time through vigil_runtime_health(rt).
  */
 #ifndef VIGIL_RUNTIME_H
 #define VIGIL_RUNTIME_H
@@ -23,6 +29,7 @@
 #include <stddef.h>
 
 #include "vigil/export.h"
+#include "vigil/health.h"
 #include "vigil/http.h"
 #include "vigil/metrics.h"
 #include "vigil/status.h"
@@ -43,6 +50,8 @@ typedef struct vigil_options {
     size_t global_label_count;
     size_t max_children;             /* per-family cardinality guard; 0: 10000 */
     unsigned http_threads;           /* default 2 */
+    bool health_enabled;             /* run a health runner, serve its endpoints; default true */
+    const char *health_path;         /* prefix of the health endpoints; default "/health" */
 } vigil_options;
 
 /* Fills the defaults above. Thread-safety: any thread. */
@@ -54,12 +63,17 @@ VIGIL_API void vigil_options_init(vigil_options *opts);
 VIGIL_API vigil_status vigil_options_from_env(vigil_options *opts);
 
 /* Brings monitoring up: applies the environment, configures the registry, registers the process
- * collector, starts the HTTP server. On failure nothing is left running.
- * Errors: VIGIL_EINVAL, VIGIL_EADDR, VIGIL_ENOMEM, and those of vigil_registry_set_global_labels.
+ * collector, creates the health runner (when health is enabled), starts the HTTP server, adds
+ * the runner's metrics to the registry and starts the runner. On failure nothing is left
+ * running.
+ * Errors: VIGIL_EINVAL, VIGIL_EADDR, VIGIL_ENOMEM, those of vigil_registry_set_global_labels,
+ * and VIGIL_EEXIST when health is enabled and another running runtime's health runner already
+ * reports into the same registry (start the second with health_enabled = false).
  * Thread-safety: any thread. */
 VIGIL_API vigil_status vigil_start(const vigil_options *opts, vigil_runtime **out);
 
-/* Stops the server and frees the runtime (the registry stays). NULL is a no-op.
+/* Stops the server, then the health runner (see vigil_health_runner_stop for a check still
+ * hanging), and frees the runtime (the registry stays). NULL is a no-op.
  * Thread-safety: any thread; no other thread may use rt during or after the call. */
 VIGIL_API void vigil_stop(vigil_runtime *rt);
 
@@ -70,6 +84,12 @@ VIGIL_API vigil_registry *vigil_runtime_registry(const vigil_runtime *rt);
 VIGIL_API vigil_http_server *vigil_runtime_http(const vigil_runtime *rt);
 /* The URL of the exposition, e.g. "http://127.0.0.1:9100/metrics"; "" when disabled. */
 VIGIL_API const char *vigil_runtime_metrics_url(const vigil_runtime *rt);
+/* The URL of the health report, e.g. "http://127.0.0.1:9100/health"; "" when health or metrics
+ * are disabled. /live and /ready are below it. */
+VIGIL_API const char *vigil_runtime_health_url(const vigil_runtime *rt);
+/* The health runner (NULL when health is disabled): add checks to it with
+ * vigil_health_runner_add and the built-ins. It is running; it is freed by vigil_stop. */
+VIGIL_API vigil_health_runner *vigil_runtime_health(const vigil_runtime *rt);
 
 /* --- name-based convenience (the slower path) --------------------------------------------- *
  * These find the family by name (creating it on first use with the given label names in the

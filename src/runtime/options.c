@@ -20,6 +20,8 @@ VIGIL_API void vigil_options_init(vigil_options *o)
     o->metrics_path = "/metrics";
     o->process_metrics = true;
     o->http_threads = 2;
+    o->health_enabled = true;
+    o->health_path = "/health";
 }
 
 /* Environment-derived strings: written under env_lock, kept for the process's life. */
@@ -132,6 +134,15 @@ static vigil_status apply_env(vigil_options *o)
     if (st == VIGIL_OK && (v = getenv("VIGIL_MAX_CHILDREN")) != NULL &&
         (st = parse_count("VIGIL_MAX_CHILDREN", v, 100000000, &n)) == VIGIL_OK)
         o->max_children = n;
+    if (st == VIGIL_OK && (v = getenv("VIGIL_HEALTH_ENABLED")) != NULL)
+        st = parse_bool("VIGIL_HEALTH_ENABLED", v, &o->health_enabled);
+    if (st == VIGIL_OK && (v = getenv("VIGIL_HEALTH_PATH")) != NULL) {
+        size_t n = strlen(v);
+        if (n < 2 || v[0] != '/' || v[n - 1] == '/')
+            return vigil__fail(VIGIL_EINVAL, "VIGIL_HEALTH_PATH=\"%s\": must start with / and "
+                               "not end with /", v);
+        o->health_path = v;
+    }
     if (st == VIGIL_OK && (v = getenv("VIGIL_HTTP_THREADS")) != NULL &&
         (st = parse_count("VIGIL_HTTP_THREADS", v, 64, &n)) == VIGIL_OK)
         o->http_threads = (unsigned)n;

@@ -1,6 +1,12 @@
 /* runtime.c — vigil_start / vigil_stop: the one call that wires a registry, the process
- * collector and the HTTP exposition together from an options struct, and the one that takes the
- * threads down again. Start is all-or-nothing: on any failure what was started is stopped. */
+ * collector, the health runner and the HTTP exposition together from an options struct, and the
+ * one that takes the threads down again. Start is all-or-nothing: on any failure what was
+ * started is stopped.
+ *
+ * Order matters twice. At start, the health routes must be added before the server starts (a
+ * running server takes no new routes), and the runner's metrics are registered only once the
+ * server is up, so a start that fails to bind never touches the registry. At stop, the server
+ * goes first: its handlers read the runner, which must outlive them. */
 #include <stdio.h>
 #include <string.h>
 
@@ -11,7 +17,9 @@
 struct vigil_runtime {
     vigil_registry *registry;
     vigil_http_server *http;
+    vigil_health_runner *health;
     char url[320];
+    char health_url[320];
 };
 
 static vigil_status start_http(vigil_runtime *rt, const vigil_options *o)
@@ -24,6 +32,8 @@ static vigil_status start_http(vigil_runtime *rt, const vigil_options *o)
     vigil_status st = vigil_http_server_new(&ho, &rt->http);
     if (st == VIGIL_OK)
         st = vigil_http_server_serve_metrics(rt->http, o->metrics_path, rt->registry);
+    if (st == VIGIL_OK && rt->health != NULL)
+        st = vigil_http_server_serve_health(rt->http, o->health_path, rt->health);
     if (st == VIGIL_OK)
         st = vigil_http_server_start(rt->http);
     if (st != VIGIL_OK)
@@ -39,6 +49,9 @@ static vigil_status start_http(vigil_runtime *rt, const vigil_options *o)
     }
     snprintf(rt->url, sizeof rt->url, "http://%.*s:%u%s", hostlen, host,
              vigil_http_server_port(rt->http), o->metrics_path);
+    if (rt->health != NULL)
+        snprintf(rt->health_url, sizeof rt->health_url, "http://%.*s:%u%s", hostlen, host,
+                 vigil_http_server_port(rt->http), o->health_path);
     return VIGIL_OK;
 }
 
@@ -59,6 +72,10 @@ VIGIL_API vigil_status vigil_start(const vigil_options *opts, vigil_runtime **ou
                               o.metrics_path[0] != '/'))
         return vigil__fail(VIGIL_EINVAL, "metrics address and a path starting with / are "
                            "required when metrics are enabled");
+    if (o.health_enabled && o.metrics_enabled &&
+        (o.health_path == NULL || o.health_path[0] != '/'))
+        return vigil__fail(VIGIL_EINVAL, "a health path starting with / is required when "
+                           "health and metrics are enabled");
     vigil_runtime *rt = vigil__calloc(1, sizeof *rt);
     if (rt == NULL)
         return vigil__fail(VIGIL_ENOMEM, "out of memory starting vigil");
@@ -75,8 +92,14 @@ VIGIL_API vigil_status vigil_start(const vigil_options *opts, vigil_runtime **ou
         if (st == VIGIL_EEXIST) /* started before on this registry: keep the one we have */
             st = VIGIL_OK;
     }
+    if (st == VIGIL_OK && o.health_enabled)
+        st = vigil_health_runner_new(NULL, &rt->health);
     if (st == VIGIL_OK && o.metrics_enabled)
         st = start_http(rt, &o);
+    if (st == VIGIL_OK && rt->health != NULL)
+        st = vigil_health_runner_register_metrics(rt->health, rt->registry);
+    if (st == VIGIL_OK && rt->health != NULL)
+        st = vigil_health_runner_start(rt->health);
     if (st != VIGIL_OK) {
         vigil_stop(rt);
         return st;
@@ -89,7 +112,8 @@ VIGIL_API void vigil_stop(vigil_runtime *rt)
 {
     if (rt == NULL)
         return;
-    vigil_http_server_free(rt->http);
+    vigil_http_server_free(rt->http); /* first: its handlers read the health runner */
+    vigil_health_runner_free(rt->health);
     vigil__free(rt);
 }
 
@@ -106,4 +130,14 @@ VIGIL_API vigil_http_server *vigil_runtime_http(const vigil_runtime *rt)
 VIGIL_API const char *vigil_runtime_metrics_url(const vigil_runtime *rt)
 {
     return rt ? rt->url : "";
+}
+
+VIGIL_API const char *vigil_runtime_health_url(const vigil_runtime *rt)
+{
+    return rt ? rt->health_url : "";
+}
+
+VIGIL_API vigil_health_runner *vigil_runtime_health(const vigil_runtime *rt)
+{
+    return rt ? rt->health : NULL;
 }

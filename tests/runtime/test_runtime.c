@@ -1,4 +1,5 @@
-/* test_runtime.c — options and environment overrides, start/stop, and the name-based calls. */
+/* test_runtime.c — options and environment overrides, start/stop, the health runner the runtime
+ * owns, and the name-based calls. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,11 +11,14 @@
 
 #include <vigil.h>
 
+#include "../http/http_client.h"
+
 static void clear_env(void)
 {
     const char *vars[] = {"VIGIL_METRICS_ENABLED", "VIGIL_METRICS_ADDR", "VIGIL_METRICS_PORT",
                           "VIGIL_METRICS_PATH",    "VIGIL_PROCESS_METRICS", "VIGIL_GLOBAL_LABELS",
-                          "VIGIL_MAX_CHILDREN",    "VIGIL_HTTP_THREADS"};
+                          "VIGIL_MAX_CHILDREN",    "VIGIL_HTTP_THREADS",
+                          "VIGIL_HEALTH_ENABLED",  "VIGIL_HEALTH_PATH"};
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
         unsetenv(vars[i]);
 }
@@ -30,6 +34,8 @@ static void test_options_defaults_are_documented_values(void **state)
     assert_true(o.process_metrics);
     assert_int_equal(o.http_threads, 2);
     assert_null(o.registry);
+    assert_true(o.health_enabled);
+    assert_string_equal(o.health_path, "/health");
 }
 
 static void test_environment_overrides_options(void **state)
@@ -81,7 +87,10 @@ static void test_bad_environment_values_are_rejected_with_the_variable_named(voi
                               {"VIGIL_HTTP_THREADS", "0"},
                               {"VIGIL_METRICS_PATH", "metrics"},
                               {"VIGIL_GLOBAL_LABELS", "novalue"},
-                              {"VIGIL_METRICS_PORT", "70000"}};
+                              {"VIGIL_METRICS_PORT", "70000"},
+                              {"VIGIL_HEALTH_ENABLED", "sometimes"},
+                              {"VIGIL_HEALTH_PATH", "health"},
+                              {"VIGIL_HEALTH_PATH", "/health/"}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         clear_env();
         setenv(cases[i][0], cases[i][1], 1);
@@ -165,6 +174,152 @@ static void test_disabled_metrics_start_no_server(void **state)
     vigil_registry_free(reg);
 }
 
+static void test_health_environment_overrides_options(void **state)
+{
+    (void)state;
+    clear_env();
+    setenv("VIGIL_HEALTH_ENABLED", "off", 1);
+    setenv("VIGIL_HEALTH_PATH", "/hc", 1);
+    vigil_options o;
+    vigil_options_init(&o);
+    assert_int_equal(vigil_options_from_env(&o), VIGIL_OK);
+    assert_false(o.health_enabled);
+    assert_string_equal(o.health_path, "/hc");
+    setenv("VIGIL_HEALTH_ENABLED", "1", 1);
+    o.health_enabled = false;
+    assert_int_equal(vigil_options_from_env(&o), VIGIL_OK);
+    assert_true(o.health_enabled);
+    clear_env();
+}
+
+static vigil_health_status always_healthy(vigil_health_result *res, void *user)
+{
+    (void)user;
+    vigil_health_result_message(res, "fine");
+    return VIGIL_HEALTH_HEALTHY;
+}
+
+static int get_code(unsigned port, const char *path)
+{
+    reply r;
+    int code = http_get(port, path, &r) ? r.status : -1;
+    reply_free(&r);
+    return code;
+}
+
+static void test_start_runs_health_checks_and_serves_their_endpoints(void **state)
+{
+    (void)state;
+    clear_env();
+    setenv("VIGIL_HEALTH_PATH", "/hc", 1);
+    vigil_registry *reg;
+    assert_int_equal(vigil_registry_new(&reg), VIGIL_OK);
+    vigil_options o;
+    vigil_options_init(&o);
+    o.registry = reg;
+    o.metrics_addr = "127.0.0.1:0";
+    o.process_metrics = false;
+    for (int round = 0; round < 3; round++) { /* start/stop repeatedly on one registry */
+        vigil_runtime *rt;
+        assert_int_equal(vigil_start(&o, &rt), VIGIL_OK);
+        vigil_health_runner *hr = vigil_runtime_health(rt);
+        assert_non_null(hr);
+        unsigned port = vigil_http_server_port(vigil_runtime_http(rt));
+        char want[64];
+        snprintf(want, sizeof want, "http://127.0.0.1:%u/hc", port);
+        assert_string_equal(vigil_runtime_health_url(rt), want);
+        assert_int_equal(get_code(port, "/hc"), 200); /* no checks yet: healthy */
+        vigil_health_check_opts c;
+        vigil_health_check_opts_init(&c);
+        c.name = "always";
+        c.fn = always_healthy;
+        c.interval_seconds = 0.05;
+        assert_int_equal(vigil_health_runner_add(hr, &c), VIGIL_OK);
+        /* The runner is running: the check gets a result without anyone asking. */
+        vigil_health_check_info info;
+        for (int i = 0; i < 2000; i++) {
+            assert_int_equal(vigil_health_runner_check(hr, "always", &info), VIGIL_OK);
+            if (info.has_result)
+                break;
+            usleep(5000);
+        }
+        assert_true(info.has_result);
+        assert_int_equal(get_code(port, "/hc"), 200);
+        assert_int_equal(get_code(port, "/hc/live"), 200);
+        assert_int_equal(get_code(port, "/hc/ready"), 200);
+        assert_int_equal(get_code(port, "/health"), 404);
+        vigil_buffer b;
+        vigil_buffer_init(&b, 0);
+        assert_int_equal(vigil_expo_render(reg, VIGIL_FORMAT_TEXT, &b), VIGIL_OK);
+        assert_non_null(strstr(b.data, "vigil_health_status 0\n"));
+        assert_non_null(strstr(b.data, "vigil_health_check_status{check=\"always\"} 0\n"));
+        vigil_buffer_free(&b);
+        vigil_stop(rt);
+        /* Stopped: the runner's collector left the registry with it. */
+        vigil_buffer_init(&b, 0);
+        assert_int_equal(vigil_expo_render(reg, VIGIL_FORMAT_TEXT, &b), VIGIL_OK);
+        assert_null(strstr(vigil_buffer_cstr(&b), "vigil_health"));
+        vigil_buffer_free(&b);
+    }
+    vigil_registry_free(reg);
+    clear_env();
+}
+
+static void test_health_disabled_starts_no_runner_and_serves_no_endpoints(void **state)
+{
+    (void)state;
+    clear_env();
+    vigil_registry *reg;
+    assert_int_equal(vigil_registry_new(&reg), VIGIL_OK);
+    vigil_options o;
+    vigil_options_init(&o);
+    o.registry = reg;
+    o.metrics_addr = "127.0.0.1:0";
+    o.health_enabled = false;
+    vigil_runtime *rt;
+    assert_int_equal(vigil_start(&o, &rt), VIGIL_OK);
+    assert_null(vigil_runtime_health(rt));
+    assert_string_equal(vigil_runtime_health_url(rt), "");
+    assert_int_equal(get_code(vigil_http_server_port(vigil_runtime_http(rt)), "/health"), 404);
+    vigil_buffer b;
+    vigil_buffer_init(&b, 0);
+    assert_int_equal(vigil_expo_render(reg, VIGIL_FORMAT_TEXT, &b), VIGIL_OK);
+    assert_null(strstr(b.data, "vigil_health"));
+    vigil_buffer_free(&b);
+    vigil_stop(rt);
+
+    /* Health without an HTTP server: the runner still runs and reports into the registry. */
+    o.health_enabled = true;
+    o.metrics_enabled = false;
+    assert_int_equal(vigil_start(&o, &rt), VIGIL_OK);
+    assert_non_null(vigil_runtime_health(rt));
+    assert_null(vigil_runtime_http(rt));
+    vigil_stop(rt);
+    vigil_registry_free(reg);
+}
+
+static void test_second_runtime_with_health_on_one_registry_is_refused(void **state)
+{
+    (void)state;
+    clear_env();
+    vigil_registry *reg;
+    assert_int_equal(vigil_registry_new(&reg), VIGIL_OK);
+    vigil_options o;
+    vigil_options_init(&o);
+    o.registry = reg;
+    o.metrics_addr = "127.0.0.1:0";
+    o.process_metrics = false;
+    vigil_runtime *a, *b;
+    assert_int_equal(vigil_start(&o, &a), VIGIL_OK);
+    assert_int_equal(vigil_start(&o, &b), VIGIL_EEXIST);
+    assert_non_null(strstr(vigil_errmsg(), "health"));
+    o.health_enabled = false;
+    assert_int_equal(vigil_start(&o, &b), VIGIL_OK);
+    vigil_stop(b);
+    vigil_stop(a);
+    vigil_registry_free(reg);
+}
+
 static void test_record_by_name_creates_on_first_use_and_accumulates(void **state)
 {
     (void)state;
@@ -233,6 +388,10 @@ int main(void)
         cmocka_unit_test(test_start_serves_registry_and_stop_frees_everything),
         cmocka_unit_test(test_start_fails_cleanly_on_a_taken_port),
         cmocka_unit_test(test_disabled_metrics_start_no_server),
+        cmocka_unit_test(test_health_environment_overrides_options),
+        cmocka_unit_test(test_start_runs_health_checks_and_serves_their_endpoints),
+        cmocka_unit_test(test_health_disabled_starts_no_runner_and_serves_no_endpoints),
+        cmocka_unit_test(test_second_runtime_with_health_on_one_registry_is_refused),
         cmocka_unit_test(test_record_by_name_creates_on_first_use_and_accumulates),
         cmocka_unit_test(test_record_by_name_refuses_another_shape),
         cmocka_unit_test(test_record_by_name_respects_cardinality_guard),
