@@ -16,7 +16,7 @@ JOBS ?= 2
 CMAKE ?= cmake
 CTEST ?= ctest
 CMAKE_FLAGS ?=
-ARGS ?= --metrics 127.0.0.1:9100
+ARGS ?= --metrics 127.0.0.1:9464
 DEMO := $(BUILD_DIR)/examples/vigil-demo
 
 .PHONY: run test build bench clean format

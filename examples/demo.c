@@ -92,7 +92,7 @@ static void usage(FILE *f, const char *prog)
 {
     fprintf(f,
             "usage: %s [--metrics HOST:PORT] [--workers N] [--duration SECONDS]\n"
-            "  --metrics HOST:PORT   where to serve /metrics (default 127.0.0.1:9100)\n"
+            "  --metrics HOST:PORT   where to serve /metrics (default 127.0.0.1:9464)\n"
             "  --workers N           worker threads doing jobs, 1..64 (default 4)\n"
             "  --duration SECONDS    stop after this long; 0 runs until SIGINT/SIGTERM (default 0)\n"
             "  --help                this text\n",
@@ -274,7 +274,7 @@ static int parse_args(int argc, char **argv, const char **addr, long *workers, l
 
 int main(int argc, char **argv)
 {
-    const char *addr = "127.0.0.1:9100";
+    const char *addr = "127.0.0.1:9464";
     long nworkers = 4, duration = 0;
     int rc = parse_args(argc, argv, &addr, &nworkers, &duration);
     if (rc >= 0)

@@ -12,7 +12,11 @@ set -euo pipefail
 # --- the package lists (the one place to change them) -------------------------------------------
 RUN_PACKAGES=(build-essential cmake pkg-config libmicrohttpd-dev zlib1g-dev libcurl4-openssl-dev
               libyaml-dev)
-TEST_PACKAGES=(libcmocka-dev prometheus python3-prometheus-client curl valgrind)
+# prometheus-node-exporter and wrk: the host-metrics agreement test and bench/bench_host. Where
+# systemd runs, the node-exporter package also starts a service on :9100 (the demo's default
+# port); the tests and the benchmark start their own node_exporter on a free port.
+TEST_PACKAGES=(libcmocka-dev prometheus python3-prometheus-client curl valgrind
+               prometheus-node-exporter wrk)
 # ------------------------------------------------------------------------------------------------
 
 usage() { echo "usage: $0 [-n|--dry-run] [run|test]" >&2; exit 2; }

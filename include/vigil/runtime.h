@@ -3,7 +3,7 @@
  *
  *     vigil_options o;
  *     vigil_options_init(&o);           // defaults: /metrics on 127.0.0.1:9090, process metrics
- *     o.metrics_addr = "127.0.0.1:9100";
+ *     o.metrics_addr = "127.0.0.1:9464";
  *     vigil_runtime *rt;
  *     if (vigil_start(&o, &rt) != VIGIL_OK) fprintf(stderr, "%s\n", vigil_errmsg());
  *     ...
@@ -82,9 +82,9 @@ VIGIL_API void vigil_stop(vigil_runtime *rt);
 VIGIL_API vigil_registry *vigil_runtime_registry(const vigil_runtime *rt);
 /* The HTTP server (NULL when metrics are disabled); routes may not be added while it runs. */
 VIGIL_API vigil_http_server *vigil_runtime_http(const vigil_runtime *rt);
-/* The URL of the exposition, e.g. "http://127.0.0.1:9100/metrics"; "" when disabled. */
+/* The URL of the exposition, e.g. "http://127.0.0.1:9464/metrics"; "" when disabled. */
 VIGIL_API const char *vigil_runtime_metrics_url(const vigil_runtime *rt);
-/* The URL of the health report, e.g. "http://127.0.0.1:9100/health"; "" when health or metrics
+/* The URL of the health report, e.g. "http://127.0.0.1:9464/health"; "" when health or metrics
  * are disabled. /live and /ready are below it. */
 VIGIL_API const char *vigil_runtime_health_url(const vigil_runtime *rt);
 /* The health runner (NULL when health is disabled): add checks to it with
