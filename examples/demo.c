@@ -283,6 +283,7 @@ int main(int argc, char **argv)
     vigil_options opts;
     vigil_options_init(&opts);
     opts.metrics_addr = addr;
+    opts.host_metrics = true; /* show the host beside the service, as node_exporter would */
     vigil_runtime *rt;
     if (checked(vigil_start(&opts, &rt), "cannot start monitoring"))
         return 1;

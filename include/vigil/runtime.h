@@ -13,6 +13,7 @@
  * program without rebuilding it (see docs/configuration.md):
  *   VIGIL_METRICS_ENABLED  0/1/false/true     VIGIL_METRICS_ADDR  HOST:PORT
  *   VIGIL_METRICS_PATH     /path              VIGIL_PROCESS_METRICS 0/1
+ *   VIGIL_HOST_METRICS     0/1
  *   VIGIL_GLOBAL_LABELS    k=v,k2=v2          VIGIL_MAX_CHILDREN  N
  *   VIGIL_HTTP_THREADS     N                  VIGIL_HEALTH_ENABLED 0/1
  *   VIGIL_HEALTH_PATH      /path
@@ -46,6 +47,8 @@ typedef struct vigil_options {
     const char *metrics_addr;        /* default "127.0.0.1:9090" */
     const char *metrics_path;        /* default "/metrics" */
     bool process_metrics;            /* add the process collector; default true */
+    bool host_metrics;               /* add the host collector (node_exporter's names, see
+                                        docs/host-metrics.md); default false */
     const vigil_label *global_labels;/* added to every series; default none */
     size_t global_label_count;
     size_t max_children;             /* per-family cardinality guard; 0: 10000 */

@@ -19,6 +19,7 @@ VIGIL_API void vigil_options_init(vigil_options *o)
     o->metrics_addr = "127.0.0.1:9090";
     o->metrics_path = "/metrics";
     o->process_metrics = true;
+    o->host_metrics = false;
     o->http_threads = 2;
     o->health_enabled = true;
     o->health_path = "/health";
@@ -123,6 +124,8 @@ static vigil_status apply_env(vigil_options *o)
     }
     if (st == VIGIL_OK && (v = getenv("VIGIL_PROCESS_METRICS")) != NULL)
         st = parse_bool("VIGIL_PROCESS_METRICS", v, &o->process_metrics);
+    if (st == VIGIL_OK && (v = getenv("VIGIL_HOST_METRICS")) != NULL)
+        st = parse_bool("VIGIL_HOST_METRICS", v, &o->host_metrics);
     if (st == VIGIL_OK && (v = getenv("VIGIL_GLOBAL_LABELS")) != NULL) {
         size_t count = 0;
         st = parse_labels(v, &count);

@@ -18,6 +18,7 @@ struct vigil_runtime {
     vigil_registry *registry;
     vigil_http_server *http;
     vigil_health_runner *health;
+    bool own_host_collector; /* added by this runtime, so removed (and freed) by vigil_stop */
     char url[320];
     char health_url[320];
 };
@@ -92,6 +93,12 @@ VIGIL_API vigil_status vigil_start(const vigil_options *opts, vigil_runtime **ou
         if (st == VIGIL_EEXIST) /* started before on this registry: keep the one we have */
             st = VIGIL_OK;
     }
+    if (st == VIGIL_OK && o.host_metrics) {
+        st = vigil_collect_host_register(rt->registry, NULL);
+        rt->own_host_collector = st == VIGIL_OK;
+        if (st == VIGIL_EEXIST) /* another runtime or the program added one: use it */
+            st = VIGIL_OK;
+    }
     if (st == VIGIL_OK && o.health_enabled)
         st = vigil_health_runner_new(NULL, &rt->health);
     if (st == VIGIL_OK && o.metrics_enabled)
@@ -114,6 +121,8 @@ VIGIL_API void vigil_stop(vigil_runtime *rt)
         return;
     vigil_http_server_free(rt->http); /* first: its handlers read the health runner */
     vigil_health_runner_free(rt->health);
+    if (rt->own_host_collector)
+        (void)vigil_collect_host_unregister(rt->registry, NULL);
     vigil__free(rt);
 }
 

@@ -5,7 +5,8 @@
 #
 # Starts the demo on 127.0.0.1 port 0 with two workers, waits for the URL it prints, lets it
 # work for 2 s and scrapes it (default Accept, so the 0.0.4 text format) twice, 1 s apart. Each
-# body must satisfy `promtool check metrics` with exit status 0 and nothing printed, and the sum
+# body must satisfy `promtool check metrics` (nothing printed but node_exporter's own camelCase
+# names from the host collector), and the sum
 # of demo_jobs_total must have grown between the scrapes (the workers really work). Finally the
 # demo is stopped with SIGTERM and must exit 0. Files are left in the working directory for a
 # post-mortem. Exit 0: pass; 1: fail; 77: a peer (promtool, curl) is missing.
@@ -77,11 +78,18 @@ scrape() {
     [ -s "scrape$n.txt" ] || fail "scrape $n: empty body"
     "$promtool" check metrics <"scrape$n.txt" >"promtool$n.out" 2>&1
     local rc=$?
-    if [ $rc -ne 0 ] || [ -s "promtool$n.out" ]; then
+    # The demo includes the host collector, whose node_exporter names such as
+    # node_memory_MemAvailable_bytes are camelCase on purpose (dashboards depend on them):
+    # promtool's lint flags exactly those (exit 3). Anything else is a failure.
+    local other
+    other=$(grep -Ev "^node_(memory|netstat)_[A-Za-z0-9_]+ metric names should be written in 'snake_case' not 'camelCase'$" "promtool$n.out")
+    if { [ $rc -ne 0 ] && [ $rc -ne 3 ]; } || [ -n "$other" ] ||
+        { [ $rc -eq 3 ] && [ ! -s "promtool$n.out" ]; }; then
         echo "--- promtool check metrics (exit $rc):"; cat "promtool$n.out"
         fail "scrape $n: promtool check metrics is not clean (exit $rc; body: $PWD/scrape$n.txt)"
     fi
-    echo "scrape $n: $(wc -l <"scrape$n.txt") lines, $(wc -c <"scrape$n.txt") bytes, promtool clean"
+    echo "scrape $n: $(wc -l <"scrape$n.txt") lines, $(wc -c <"scrape$n.txt") bytes, promtool clean" \
+        "but for $(wc -l <"promtool$n.out") node_exporter camelCase name(s)"
 }
 
 jobs_sum() { # sum of every demo_jobs_total series in a body

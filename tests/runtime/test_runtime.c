@@ -16,7 +16,7 @@
 static void clear_env(void)
 {
     const char *vars[] = {"VIGIL_METRICS_ENABLED", "VIGIL_METRICS_ADDR", "VIGIL_METRICS_PORT",
-                          "VIGIL_METRICS_PATH",    "VIGIL_PROCESS_METRICS", "VIGIL_GLOBAL_LABELS",
+                          "VIGIL_METRICS_PATH",    "VIGIL_PROCESS_METRICS", "VIGIL_GLOBAL_LABELS", "VIGIL_HOST_METRICS",
                           "VIGIL_MAX_CHILDREN",    "VIGIL_HTTP_THREADS",
                           "VIGIL_HEALTH_ENABLED",  "VIGIL_HEALTH_PATH"};
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
@@ -154,6 +154,37 @@ static void test_start_fails_cleanly_on_a_taken_port(void **state)
     assert_null(second);
     vigil_stop(first);
     vigil_registry_free(reg);
+}
+
+static void test_host_metrics_option_adds_and_stop_removes_the_host_collector(void **state)
+{
+    (void)state;
+    clear_env();
+    vigil_registry *reg;
+    assert_int_equal(vigil_registry_new(&reg), VIGIL_OK);
+    vigil_options o;
+    vigil_options_init(&o);
+    assert_false(o.host_metrics);
+    setenv("VIGIL_HOST_METRICS", "1", 1);
+    o.registry = reg;
+    o.metrics_enabled = false;
+    o.health_enabled = false;
+    o.process_metrics = false;
+    vigil_runtime *rt;
+    assert_int_equal(vigil_start(&o, &rt), VIGIL_OK);
+    vigil_buffer b;
+    vigil_buffer_init(&b, 0);
+    assert_int_equal(vigil_expo_render(reg, VIGIL_FORMAT_TEXT, &b), VIGIL_OK);
+    assert_non_null(strstr(b.data, "# TYPE node_cpu_seconds_total counter"));
+    assert_non_null(strstr(b.data, "node_memory_MemTotal_bytes "));
+    vigil_buffer_free(&b);
+    vigil_stop(rt);
+    vigil_buffer_init(&b, 0);
+    assert_int_equal(vigil_expo_render(reg, VIGIL_FORMAT_TEXT, &b), VIGIL_OK);
+    assert_null(strstr(b.data, "node_cpu_seconds_total"));
+    vigil_buffer_free(&b);
+    vigil_registry_free(reg);
+    clear_env();
 }
 
 static void test_disabled_metrics_start_no_server(void **state)
@@ -388,6 +419,7 @@ int main(void)
         cmocka_unit_test(test_start_serves_registry_and_stop_frees_everything),
         cmocka_unit_test(test_start_fails_cleanly_on_a_taken_port),
         cmocka_unit_test(test_disabled_metrics_start_no_server),
+        cmocka_unit_test(test_host_metrics_option_adds_and_stop_removes_the_host_collector),
         cmocka_unit_test(test_health_environment_overrides_options),
         cmocka_unit_test(test_start_runs_health_checks_and_serves_their_endpoints),
         cmocka_unit_test(test_health_disabled_starts_no_runner_and_serves_no_endpoints),
