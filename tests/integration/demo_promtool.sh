@@ -112,6 +112,24 @@ for name in demo_job_duration_seconds_bucket demo_processed_bytes_total demo_bac
     grep -q "^$name" scrape2.txt || fail "no $name series in the demo's output"
 done
 
+# The demo registers real health checks: /health must list them with results.
+health=${url%/metrics}/health
+hcode=$(curl -s -o health.json -w '%{http_code}' "$health") || fail "curl $health failed"
+case $hcode in 200 | 503) ;; *) fail "/health: HTTP status $hcode, want 200 or 503" ;; esac
+/usr/bin/python3 - health.json "$hcode" <<'PY' || fail "/health does not report the demo's checks"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+code = int(sys.argv[2])
+checks = {c["name"]: c for c in doc["checks"]}
+for name in ("memory", "disk", "fds", "backlog"):
+    assert any(n.startswith(name) for n in checks), (name, sorted(checks))
+assert doc["status"] in ("healthy", "degraded", "unhealthy", "unknown"), doc["status"]
+assert (code == 200) == (doc["status"] in ("healthy", "degraded")), (code, doc["status"])
+print("/health:", code, doc["status"], ", ".join(f"{n}={c['status']}" for n, c in sorted(checks.items())))
+PY
+live=$(curl -s -o /dev/null -w '%{http_code}' "$health/live") || fail "curl $health/live failed"
+[ "$live" = 200 ] || fail "/health/live: HTTP status $live, want 200"
+
 # Stop it as an operator would; it must shut down cleanly and promptly.
 kill -TERM "$pid"
 for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
