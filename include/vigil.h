@@ -5,6 +5,7 @@
 #include "vigil/alloc.h"
 #include "vigil/buffer.h"
 #include "vigil/collect.h"
+#include "vigil/events.h"
 #include "vigil/expo.h"
 #include "vigil/health.h"
 #include "vigil/http.h"

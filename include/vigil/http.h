@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "vigil/buffer.h"
+#include "vigil/events.h"
 #include "vigil/export.h"
 #include "vigil/health.h"
 #include "vigil/metrics.h"
@@ -73,6 +74,14 @@ VIGIL_API vigil_status vigil_http_server_serve_metrics(vigil_http_server *srv, c
  * bytes). Thread-safety: as vigil_http_server_route. */
 VIGIL_API vigil_status vigil_http_server_serve_health(vigil_http_server *srv, const char *prefix,
                                                       vigil_health_runner *runner);
+
+/* Routes `path` (e.g. "/api/v1/events") to the last events of `bus` as JSON
+ * (vigil_event_bus_recent_json: {"events":[...oldest first, newest last...],"dropped":N}), with
+ * Cache-Control: no-store. The bus must outlive the server's running period.
+ * Errors: as vigil_http_server_route, VIGIL_EINVAL (bus NULL). Thread-safety: as
+ * vigil_http_server_route. */
+VIGIL_API vigil_status vigil_http_server_serve_events(vigil_http_server *srv, const char *path,
+                                                      vigil_event_bus *bus);
 
 /* Binds and starts serving. Errors: VIGIL_EADDR (bind failed, with the reason), VIGIL_ESTATE,
  * VIGIL_EIO (the HTTP daemon could not start its threads).
