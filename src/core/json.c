@@ -31,7 +31,7 @@ vigil_status vigil__json_escape(vigil_buffer *out, const char *str)
             esc[0] = '\\';
             esc[1] = (char)c;
             elen = 2;
-        } else if (c < 0x20) {
+        } else if (c < 0x20 || c == 0x7F) {
             memcpy(esc, "\\u00", 4);
             esc[4] = hex[c >> 4];
             esc[5] = hex[c & 15];

@@ -18,58 +18,9 @@ static vigil_status put(vigil_buffer *b, const char *s)
     return vigil_buffer_append(b, s, strlen(s));
 }
 
-/* Length of the valid UTF-8 sequence at s (at most avail bytes), or 0. */
-static size_t utf8_seq(const unsigned char *s, size_t avail)
-{
-    size_t n = s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : 2;
-    if (n > avail)
-        return 0;
-    return vigil__utf8_valid((const char *)s, n) ? n : 0;
-}
-
-/* A JSON string: quotes, backslashes, control characters and DEL escaped; bytes that are not
- * valid UTF-8 become U+FFFD. */
 static vigil_status jstr(vigil_buffer *b, const char *str)
 {
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *s = (const unsigned char *)str;
-    size_t len = strlen(str);
-    vigil_status st = vigil_buffer_append(b, "\"", 1);
-    size_t run = 0, i = 0;
-    while (st == VIGIL_OK && i < len) {
-        unsigned char c = s[i];
-        char esc[8];
-        size_t elen = 0, step = 1;
-        if (c == '"' || c == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)c;
-            elen = 2;
-        } else if (c < 0x20 || c == 0x7F) {
-            memcpy(esc, "\\u00", 4);
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            elen = 6;
-        } else if (c >= 0x80) {
-            step = utf8_seq(s + i, len - i);
-            if (step == 0) {
-                memcpy(esc, "\\ufffd", 6);
-                elen = 6;
-                step = 1;
-            }
-        }
-        if (elen > 0) {
-            st = vigil_buffer_append(b, s + run, i - run);
-            if (st == VIGIL_OK)
-                st = vigil_buffer_append(b, esc, elen);
-            run = i + step;
-        }
-        i += step;
-    }
-    if (st == VIGIL_OK)
-        st = vigil_buffer_append(b, s + run, len - run);
-    if (st == VIGIL_OK)
-        st = vigil_buffer_append(b, "\"", 1);
-    return st;
+    return vigil__json_string(b, str);
 }
 
 /* ,"key": (no comma before the first member) */
