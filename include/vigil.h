@@ -12,6 +12,7 @@
 #include "vigil/metrics.h"
 #include "vigil/runtime.h"
 #include "vigil/sketch.h"
+#include "vigil/snapshot.h"
 #include "vigil/status.h"
 #include "vigil/track.h"
 #include "vigil/version.h"

@@ -15,11 +15,9 @@
 #include "core/core_int.h"
 #include "track/track_int.h"
 
-/* --- buffer helpers ------------------------------------------------------------------------ */
+/* --- buffer helpers (vigil__bputf, vigil__text_width, vigil__brule are shared: snapshot.c) -- */
 
-static vigil_status bputf(vigil_buffer *b, const char *fmt, ...) VIGIL_PRINTF(2, 3);
-
-static vigil_status bputf(vigil_buffer *b, const char *fmt, ...)
+vigil_status vigil__bputf(vigil_buffer *b, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -44,7 +42,7 @@ static vigil_status bputs(vigil_buffer *b, const char *s)
 }
 
 /* Display width of UTF-8 text: one column per code point (no wide characters expected). */
-static size_t width_of(const char *s)
+size_t vigil__text_width(const char *s)
 {
     size_t w = 0;
     for (; *s; s++)
@@ -55,7 +53,7 @@ static size_t width_of(const char *s)
 /* s padded with spaces to `width` columns, on the left (right-aligned) or the right. */
 static vigil_status bcell(vigil_buffer *b, const char *s, size_t width, bool right)
 {
-    size_t w = width_of(s);
+    size_t w = vigil__text_width(s);
     size_t pad = w < width ? width - w : 0;
     vigil_status st = VIGIL_OK;
     for (size_t i = 0; right && st == VIGIL_OK && i < pad; i++)
@@ -67,7 +65,7 @@ static vigil_status bcell(vigil_buffer *b, const char *s, size_t width, bool rig
     return st;
 }
 
-static vigil_status brule(vigil_buffer *b, char c, size_t n)
+vigil_status vigil__brule(vigil_buffer *b, char c, size_t n)
 {
     vigil_status st = VIGIL_OK;
     for (size_t i = 0; st == VIGIL_OK && i < n; i++)
@@ -108,7 +106,7 @@ void vigil__fmt_duration(char *out, size_t n, double s)
     snprintf(out, n, days < 99999.5 ? "%.1f d" : "%.3g d", days);
 }
 
-static void fmt_rate(char *out, size_t n, double r)
+void vigil__fmt_rate(char *out, size_t n, double r)
 {
     if (!(r >= 0) || !isfinite(r))
         snprintf(out, n, "-");
@@ -204,7 +202,7 @@ static vigil_status text_row(vigil_buffer *b, size_t wname, const char *name, vi
     snprintf(cell, sizeof cell, "%llu", (unsigned long long)total);
     if (st == VIGIL_OK)
         st = bcell(b, cell, W_TOTAL, true);
-    fmt_rate(cell, sizeof cell, rate);
+    vigil__fmt_rate(cell, sizeof cell, rate);
     if (st == VIGIL_OK)
         st = bcell(b, cell, W_RATE, true);
     fmt_percent(cell, sizeof cell, recent_errors, recent_requests);
@@ -251,7 +249,7 @@ static vigil_status text_top_errors(vigil_buffer *b, const vigil__op_view *views
         return bputs(b, "  top errors: none\n");
     vigil_status st = bputs(b, "  top errors:");
     for (size_t i = 0; st == VIGIL_OK && i < count; i++)
-        st = bputf(b, "%s %s/%s %llu", i ? "," : "", top[i].op, top[i].e.kind,
+        st = vigil__bputf(b, "%s %s/%s %llu", i ? "," : "", top[i].op, top[i].e.kind,
                    (unsigned long long)top[i].e.count);
     return st == VIGIL_OK ? bputs(b, "\n") : st;
 }
@@ -261,7 +259,7 @@ static vigil_status text_report(vigil_dashboard *d, vigil_buffer *b, const vigil
 {
     size_t wname = strlen("operation");
     for (size_t i = 0; i < n; i++) {
-        size_t w = width_of(views[i].op->name);
+        size_t w = vigil__text_width(views[i].op->name);
         if (w > wname)
             wname = w;
     }
@@ -274,19 +272,19 @@ static vigil_status text_report(vigil_dashboard *d, vigil_buffer *b, const vigil
         status[k] = (char)(sname[k] - ('a' - 'A'));
     status[k] = '\0';
 
-    vigil_status st = brule(b, '=', width);
+    vigil_status st = vigil__brule(b, '=', width);
     if (st == VIGIL_OK)
-        st = bputf(b,
+        st = vigil__bputf(b,
                    "  service: %s\n  status:  %s\n  uptime:  %s, window: last %u s "
                    "(ops/s, err %%, latency)\n",
                    d->service, status, up, d->opts.window_seconds);
     if (st == VIGIL_OK)
-        st = brule(b, '-', width);
+        st = vigil__brule(b, '-', width);
     if (st != VIGIL_OK)
         return st;
     if (n == 0) {
         st = bputs(b, "  no data: no operation recorded yet\n");
-        return st == VIGIL_OK ? brule(b, '=', width) : st;
+        return st == VIGIL_OK ? vigil__brule(b, '=', width) : st;
     }
     static const char *const heads[] = {"total", "ops/s", "err %", "avg", "p50", "p95", "p99"};
     static const size_t widths[] = {W_TOTAL, W_RATE, W_ERR, W_LAT, W_LAT, W_LAT, W_LAT};
@@ -321,7 +319,7 @@ static vigil_status text_report(vigil_dashboard *d, vigil_buffer *b, const vigil
                       v->recent_errors, v->recent_requests, &v->lat_recent);
     }
     if (st == VIGIL_OK)
-        st = brule(b, '-', width);
+        st = vigil__brule(b, '-', width);
     if (st == VIGIL_OK)
         st = text_row(b, wname, "overall", o->status, o->ops_total, o->ops_rate_recent,
                       o->recent_errors, o->recent_requests, &o->lat_recent);
@@ -330,23 +328,23 @@ static vigil_status text_report(vigil_dashboard *d, vigil_buffer *b, const vigil
 
     /* Since start: totals, error share and latency over everything recorded. */
     char rate[32], pct[32], avg[32], p99[32];
-    fmt_rate(rate, sizeof rate, o->uptime > 0 ? (double)o->ops_total / o->uptime : NAN);
+    vigil__fmt_rate(rate, sizeof rate, o->uptime > 0 ? (double)o->ops_total / o->uptime : NAN);
     fmt_percent(pct, sizeof pct, o->errors, o->errors + o->successes);
     if (o->lat_all.count) {
         vigil__fmt_duration(avg, sizeof avg, o->lat_all.avg);
         vigil__fmt_duration(p99, sizeof p99, o->lat_all.p99);
-        st = bputf(b,
+        st = vigil__bputf(b,
                    "  since start: %llu ops (%s ops/s), %llu errors (%s), latency avg %s, "
                    "p99 %s\n",
                    (unsigned long long)o->ops_total, rate, (unsigned long long)o->errors, pct, avg,
                    p99);
     } else {
-        st = bputf(b, "  since start: %llu ops (%s ops/s), %llu errors (%s), latency no data\n",
+        st = vigil__bputf(b, "  since start: %llu ops (%s ops/s), %llu errors (%s), latency no data\n",
                    (unsigned long long)o->ops_total, rate, (unsigned long long)o->errors, pct);
     }
     if (st == VIGIL_OK)
         st = text_top_errors(b, views, n);
-    return st == VIGIL_OK ? brule(b, '=', width) : st;
+    return st == VIGIL_OK ? vigil__brule(b, '=', width) : st;
 }
 
 static vigil_status report(vigil_dashboard *d, vigil_buffer *out, bool json);
@@ -395,7 +393,7 @@ static vigil_status jkey_num(vigil_buffer *b, bool first, const char *key, doubl
 static vigil_status jkey_u64(vigil_buffer *b, bool first, const char *key, uint64_t v)
 {
     vigil_status st = jkey(b, first, key);
-    return st == VIGIL_OK ? bputf(b, "%llu", (unsigned long long)v) : st;
+    return st == VIGIL_OK ? vigil__bputf(b, "%llu", (unsigned long long)v) : st;
 }
 
 static vigil_status jkey_str(vigil_buffer *b, bool first, const char *key, const char *v)

@@ -104,9 +104,21 @@ vigil_status vigil__errors_each(const vigil_errors *t, vigil__kind_visit fn, voi
 /* Seconds since the tracker's creation by its clock. */
 uint64_t vigil__errors_now_sec(const vigil_errors *t);
 
-/* --- text helpers (report.c) --------------------------------------------------------------- */
+/* --- text helpers (report.c; also used by snapshot.c) ------------------------------------- */
 /* A duration with a human unit ("12.3 ms", "850.0 µs", "1.20 s"); "-" for NaN/inf/negative. */
 void vigil__fmt_duration(char *out, size_t n, double seconds);
+/* A rate as "150.0" ("%.3g" when huge); "-" for NaN/inf/negative. */
+void vigil__fmt_rate(char *out, size_t n, double rate);
+/* printf-style append. Errors: VIGIL_EINVAL (format failed), VIGIL_ELIMIT, VIGIL_ENOMEM. */
+vigil_status vigil__bputf(vigil_buffer *b, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Display width of UTF-8 text: one column per code point (no wide characters expected). */
+size_t vigil__text_width(const char *s);
+/* n copies of c and a newline. */
+vigil_status vigil__brule(vigil_buffer *b, char c, size_t n);
 
 /* --- dashboard internals (dashboard.c, report.c) ------------------------------------------- */
 #include <pthread.h>
