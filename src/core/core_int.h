@@ -76,6 +76,10 @@ bool vigil__utf8_valid(const char *s, size_t len);
 vigil_status vigil__json_escape(vigil_buffer *out, const char *str);
 /* Appends str as a quoted JSON string. */
 vigil_status vigil__json_string(vigil_buffer *out, const char *str);
+/* Appends `"key":`, preceded by a comma unless first. */
+vigil_status vigil__json_key(vigil_buffer *out, bool first, const char *key);
+/* Appends a number, or null when it is not finite (JSON has no NaN). */
+vigil_status vigil__json_number(vigil_buffer *out, double v);
 
 /* --- buffer helpers (buffer.c) --- */
 /* vigil_buffer_reserve with the status kept: *out is the write position on VIGIL_OK. */

@@ -1,6 +1,7 @@
 /* json.c — JSON string escaping, shared by everything that writes JSON (HTTP errors, health
  * and dashboard reports). Invalid UTF-8 becomes U+FFFD so the output is always valid JSON
  * whatever bytes a caller's names or messages hold. */
+#include <math.h>
 #include <string.h>
 
 #include "core_int.h"
@@ -63,4 +64,20 @@ vigil_status vigil__json_string(vigil_buffer *out, const char *str)
     if (st == VIGIL_OK)
         st = vigil__json_escape(out, str);
     return st == VIGIL_OK ? vigil_buffer_append(out, "\"", 1) : st;
+}
+
+vigil_status vigil__json_key(vigil_buffer *out, bool first, const char *key)
+{
+    vigil_status st = first ? VIGIL_OK : vigil_buffer_append(out, ",", 1);
+    if (st == VIGIL_OK)
+        st = vigil__json_string(out, key);
+    return st == VIGIL_OK ? vigil_buffer_append(out, ":", 1) : st;
+}
+
+vigil_status vigil__json_number(vigil_buffer *out, double v)
+{
+    if (!isfinite(v))
+        return vigil_buffer_append(out, "null", 4);
+    char tmp[VIGIL__FMT_MAX];
+    return vigil_buffer_append(out, tmp, vigil__fmt_double(tmp, v));
 }

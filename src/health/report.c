@@ -18,29 +18,6 @@ static vigil_status put(vigil_buffer *b, const char *s)
     return vigil_buffer_append(b, s, strlen(s));
 }
 
-static vigil_status jstr(vigil_buffer *b, const char *str)
-{
-    return vigil__json_string(b, str);
-}
-
-/* ,"key": (no comma before the first member) */
-static vigil_status jkey(vigil_buffer *b, bool first, const char *key)
-{
-    vigil_status st = first ? VIGIL_OK : put(b, ",");
-    if (st == VIGIL_OK)
-        st = jstr(b, key);
-    return st == VIGIL_OK ? put(b, ":") : st;
-}
-
-static vigil_status jnum(vigil_buffer *b, double v)
-{
-    if (!isfinite(v))
-        return put(b, "null");
-    char tmp[VIGIL__FMT_MAX];
-    vigil__fmt_double(tmp, v);
-    return put(b, tmp);
-}
-
 static vigil_status ju64(vigil_buffer *b, uint64_t v)
 {
     char tmp[VIGIL__FMT_MAX];
@@ -67,36 +44,36 @@ static vigil_status json_check(vigil_buffer *b, const vigil__check *c)
     vigil__health_check_info(c, &info);
     const vigil_health_result *res = &info.result;
     vigil_status st = put(b, "{");
-    if (st == VIGIL_OK && (st = jkey(b, true, "name")) == VIGIL_OK)
-        st = jstr(b, info.name);
-    if (st == VIGIL_OK && (st = jkey(b, false, "status")) == VIGIL_OK)
-        st = jstr(b, vigil_health_status_name(res->status));
-    if (st == VIGIL_OK && (st = jkey(b, false, "critical")) == VIGIL_OK)
+    if (st == VIGIL_OK && (st = vigil__json_key(b, true, "name")) == VIGIL_OK)
+        st = vigil__json_string(b, info.name);
+    if (st == VIGIL_OK && (st = vigil__json_key(b, false, "status")) == VIGIL_OK)
+        st = vigil__json_string(b, vigil_health_status_name(res->status));
+    if (st == VIGIL_OK && (st = vigil__json_key(b, false, "critical")) == VIGIL_OK)
         st = put(b, info.critical ? "true" : "false");
-    if (st == VIGIL_OK && (st = jkey(b, false, "message")) == VIGIL_OK)
-        st = jstr(b, info.has_result ? res->message : "no result yet");
-    if (st == VIGIL_OK && (st = jkey(b, false, "duration_seconds")) == VIGIL_OK)
-        st = info.has_result ? jnum(b, res->duration_seconds) : put(b, "null");
-    if (st == VIGIL_OK && (st = jkey(b, false, "last_run")) == VIGIL_OK)
+    if (st == VIGIL_OK && (st = vigil__json_key(b, false, "message")) == VIGIL_OK)
+        st = vigil__json_string(b, info.has_result ? res->message : "no result yet");
+    if (st == VIGIL_OK && (st = vigil__json_key(b, false, "duration_seconds")) == VIGIL_OK)
+        st = info.has_result ? vigil__json_number(b, res->duration_seconds) : put(b, "null");
+    if (st == VIGIL_OK && (st = vigil__json_key(b, false, "last_run")) == VIGIL_OK)
         st = info.has_result ? jtime(b, res->finished_ms) : put(b, "null");
-    if (st == VIGIL_OK && (st = jkey(b, false, "timed_out")) == VIGIL_OK)
+    if (st == VIGIL_OK && (st = vigil__json_key(b, false, "timed_out")) == VIGIL_OK)
         st = put(b, res->timed_out ? "true" : "false");
-    if (st == VIGIL_OK && (st = jkey(b, false, "running")) == VIGIL_OK)
+    if (st == VIGIL_OK && (st = vigil__json_key(b, false, "running")) == VIGIL_OK)
         st = put(b, info.running ? "true" : "false");
-    if (st == VIGIL_OK && (st = jkey(b, false, "interval_seconds")) == VIGIL_OK)
-        st = jnum(b, info.interval_seconds);
-    if (st == VIGIL_OK && (st = jkey(b, false, "timeout_seconds")) == VIGIL_OK)
-        st = jnum(b, info.timeout_seconds);
-    if (st == VIGIL_OK && (st = jkey(b, false, "runs")) == VIGIL_OK)
+    if (st == VIGIL_OK && (st = vigil__json_key(b, false, "interval_seconds")) == VIGIL_OK)
+        st = vigil__json_number(b, info.interval_seconds);
+    if (st == VIGIL_OK && (st = vigil__json_key(b, false, "timeout_seconds")) == VIGIL_OK)
+        st = vigil__json_number(b, info.timeout_seconds);
+    if (st == VIGIL_OK && (st = vigil__json_key(b, false, "runs")) == VIGIL_OK)
         st = ju64(b, info.runs);
-    if (st == VIGIL_OK && (st = jkey(b, false, "timeouts")) == VIGIL_OK)
+    if (st == VIGIL_OK && (st = vigil__json_key(b, false, "timeouts")) == VIGIL_OK)
         st = ju64(b, info.timeouts);
-    if (st == VIGIL_OK && (st = jkey(b, false, "details")) == VIGIL_OK)
+    if (st == VIGIL_OK && (st = vigil__json_key(b, false, "details")) == VIGIL_OK)
         st = put(b, "{");
     for (size_t i = 0; st == VIGIL_OK && i < res->detail_count; i++) {
-        st = jkey(b, i == 0, res->details[i].key);
+        st = vigil__json_key(b, i == 0, res->details[i].key);
         if (st == VIGIL_OK)
-            st = jstr(b, res->details[i].value);
+            st = vigil__json_string(b, res->details[i].value);
     }
     if (st == VIGIL_OK)
         st = put(b, "}}");
@@ -114,7 +91,7 @@ VIGIL_API vigil_status vigil_health_runner_report_json(vigil_health_runner *r, v
     vigil_health_status s = vigil__health_rollup(r, &ok, NULL, 0);
     vigil_status st = put(out, "{\"status\":");
     if (st == VIGIL_OK)
-        st = jstr(out, vigil_health_status_name(s));
+        st = vigil__json_string(out, vigil_health_status_name(s));
     if (st == VIGIL_OK)
         st = put(out, ok ? ",\"ready\":true,\"checks\":[" : ",\"ready\":false,\"checks\":[");
     for (const vigil__check *c = r->checks; st == VIGIL_OK && c != NULL; c = c->next) {

@@ -361,45 +361,22 @@ VIGIL_API vigil_status vigil_dashboard_report_json(vigil_dashboard *d, vigil_buf
 
 /* --- JSON ---------------------------------------------------------------------------------- */
 
-static vigil_status jstr(vigil_buffer *b, const char *s)
-{
-    return vigil__json_string(b, s);
-}
-
-/* A number, or null when it is not finite. */
-static vigil_status jnum(vigil_buffer *b, double v)
-{
-    if (!isfinite(v))
-        return bputs(b, "null");
-    char tmp[VIGIL__FMT_MAX];
-    vigil__fmt_double(tmp, v);
-    return bputs(b, tmp);
-}
-
-static vigil_status jkey(vigil_buffer *b, bool first, const char *key)
-{
-    vigil_status st = first ? VIGIL_OK : bputs(b, ",");
-    if (st == VIGIL_OK)
-        st = jstr(b, key);
-    return st == VIGIL_OK ? bputs(b, ":") : st;
-}
-
 static vigil_status jkey_num(vigil_buffer *b, bool first, const char *key, double v)
 {
-    vigil_status st = jkey(b, first, key);
-    return st == VIGIL_OK ? jnum(b, v) : st;
+    vigil_status st = vigil__json_key(b, first, key);
+    return st == VIGIL_OK ? vigil__json_number(b, v) : st;
 }
 
 static vigil_status jkey_u64(vigil_buffer *b, bool first, const char *key, uint64_t v)
 {
-    vigil_status st = jkey(b, first, key);
+    vigil_status st = vigil__json_key(b, first, key);
     return st == VIGIL_OK ? vigil__bputf(b, "%llu", (unsigned long long)v) : st;
 }
 
 static vigil_status jkey_str(vigil_buffer *b, bool first, const char *key, const char *v)
 {
-    vigil_status st = jkey(b, first, key);
-    return st == VIGIL_OK ? jstr(b, v) : st;
+    vigil_status st = vigil__json_key(b, first, key);
+    return st == VIGIL_OK ? vigil__json_string(b, v) : st;
 }
 
 static double ratio(uint64_t part, uint64_t whole)
@@ -409,7 +386,7 @@ static double ratio(uint64_t part, uint64_t whole)
 
 static vigil_status jlatency(vigil_buffer *b, const vigil_latency_stats *s)
 {
-    vigil_status st = jkey(b, false, "latency_seconds");
+    vigil_status st = vigil__json_key(b, false, "latency_seconds");
     if (st == VIGIL_OK)
         st = bputs(b, "{");
     if (st == VIGIL_OK)
@@ -428,7 +405,7 @@ static vigil_status jfigures(vigil_buffer *b, uint64_t ops_recent, double rate_r
                              double rate_total, uint64_t successes, uint64_t errors,
                              const vigil_latency_stats *lat_all)
 {
-    vigil_status st = jkey(b, false, "recent");
+    vigil_status st = vigil__json_key(b, false, "recent");
     if (st == VIGIL_OK)
         st = bputs(b, "{");
     if (st == VIGIL_OK)
@@ -446,7 +423,7 @@ static vigil_status jfigures(vigil_buffer *b, uint64_t ops_recent, double rate_r
     if (st == VIGIL_OK)
         st = bputs(b, "}");
     if (st == VIGIL_OK)
-        st = jkey(b, false, "total");
+        st = vigil__json_key(b, false, "total");
     if (st == VIGIL_OK)
         st = bputs(b, "{");
     if (st == VIGIL_OK)
@@ -475,7 +452,7 @@ static vigil_status jkinds(vigil_buffer *b, const vigil_dashboard *d, const vigi
     if (kinds == NULL)
         return vigil__fail(VIGIL_ENOMEM, "out of memory for the report of \"%s\"", d->service);
     size_t m = vigil_errors_top(v->op->errors, kinds, cap);
-    vigil_status st = jkey(b, false, "error_kinds");
+    vigil_status st = vigil__json_key(b, false, "error_kinds");
     if (st == VIGIL_OK)
         st = bputs(b, "[");
     for (size_t i = 0; st == VIGIL_OK && i < m; i++) {
@@ -508,7 +485,7 @@ static vigil_status json_report(vigil_dashboard *d, vigil_buffer *b, const vigil
     if (st == VIGIL_OK)
         st = jkey_u64(b, false, "window_seconds", d->opts.window_seconds);
     if (st == VIGIL_OK)
-        st = jkey(b, false, "thresholds");
+        st = vigil__json_key(b, false, "thresholds");
     if (st == VIGIL_OK)
         st = bputs(b, "{");
     if (st == VIGIL_OK)
@@ -520,7 +497,7 @@ static vigil_status json_report(vigil_dashboard *d, vigil_buffer *b, const vigil
     if (st == VIGIL_OK)
         st = bputs(b, "}");
     if (st == VIGIL_OK)
-        st = jkey(b, false, "operations");
+        st = vigil__json_key(b, false, "operations");
     if (st == VIGIL_OK)
         st = bputs(b, "[");
     for (size_t i = 0; st == VIGIL_OK && i < n; i++) {
@@ -534,7 +511,7 @@ static vigil_status json_report(vigil_dashboard *d, vigil_buffer *b, const vigil
         if (st == VIGIL_OK)
             st = jkey_str(b, false, "status", vigil_health_name(v->status));
         if (st == VIGIL_OK)
-            st = jkey(b, false, "p99_thresholds_seconds");
+            st = vigil__json_key(b, false, "p99_thresholds_seconds");
         if (st == VIGIL_OK)
             st = bputs(b, "{");
         if (st == VIGIL_OK)
@@ -555,7 +532,7 @@ static vigil_status json_report(vigil_dashboard *d, vigil_buffer *b, const vigil
     if (st == VIGIL_OK)
         st = bputs(b, "]");
     if (st == VIGIL_OK)
-        st = jkey(b, false, "overall");
+        st = vigil__json_key(b, false, "overall");
     if (st == VIGIL_OK)
         st = bputs(b, "{");
     if (st == VIGIL_OK)
