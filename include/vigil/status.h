@@ -32,6 +32,8 @@ typedef enum vigil_status {
     VIGIL_ESTATE = 14,       /* the object is not in a state that allows the call */
     VIGIL_EADDR = 15,        /* a listen address could not be parsed or bound */
     VIGIL_ECALLBACK = 16,    /* a user callback reported failure */
+    VIGIL_EORDER = 17,       /* a sample is not newer than its series' last one (or too old) */
+    VIGIL_ECORRUPT = 18,     /* stored data failed its checksum or is malformed */
 } vigil_status;
 
 /* The fixed, human-readable message for a status ("invalid metric or label name", ...). Never

@@ -25,6 +25,8 @@ static const char *const messages[] = {
     [VIGIL_ESTATE] = "invalid state for this call",
     [VIGIL_EADDR] = "bad or unusable address",
     [VIGIL_ECALLBACK] = "callback failed",
+    [VIGIL_EORDER] = "sample out of order",
+    [VIGIL_ECORRUPT] = "stored data is corrupted",
 };
 
 static _Thread_local char last_message[512];
