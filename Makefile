@@ -1,7 +1,8 @@
 # vigil — the few commands a person types. CMake does the real work in build/ (Release);
 # every target re-runs `cmake -S . -B build`, which is incremental, so repeated runs are cheap.
 #
-#   make run     install missing run deps, build, start the demo (ARGS='...' to change its flags)
+#   make run     install missing run deps, build, start the demo (a message server, 8 load
+#                clients, /metrics on 127.0.0.1:9464); ARGS='...' replaces its flags
 #   make test    install missing test deps, build, run every test (ctest -j2)
 #   make build   configure and build only
 #   make bench   build, then run every build/bench/bench_* and show its BENCH lines
@@ -16,7 +17,7 @@ JOBS ?= 2
 CMAKE ?= cmake
 CTEST ?= ctest
 CMAKE_FLAGS ?=
-ARGS ?= --metrics 127.0.0.1:9464
+ARGS ?= --addr 127.0.0.1:7070 --metrics 127.0.0.1:9464
 DEMO := $(BUILD_DIR)/examples/vigil-demo
 
 .PHONY: run test build bench clean format

@@ -11,11 +11,11 @@ set -euo pipefail
 
 # --- the package lists (the one place to change them) -------------------------------------------
 RUN_PACKAGES=(build-essential cmake pkg-config libmicrohttpd-dev zlib1g-dev libcurl4-openssl-dev
-              libyaml-dev libzstd-dev libpcre2-dev)
+              libyaml-dev libzstd-dev libpcre2-dev libssl-dev)
 # prometheus-node-exporter and wrk: the host-metrics agreement test and bench/bench_host. Where
 # systemd runs, the node-exporter package also starts a service on :9100 (the demo's default
 # port); the tests and the benchmark start their own node_exporter on a free port.
-TEST_PACKAGES=(libcmocka-dev prometheus python3-prometheus-client curl valgrind
+TEST_PACKAGES=(libcmocka-dev prometheus python3-prometheus-client curl valgrind openssl
                prometheus-node-exporter wrk)
 # ------------------------------------------------------------------------------------------------
 

@@ -22,6 +22,9 @@
  * started by vigil_start, stopped by vigil_stop, its endpoints served next to the metrics
  * (/health, /health/live, /health/ready) and its metrics in the registry. Add checks to it at
  * any time through vigil_runtime_health(rt).
+ *
+ * Given an event bus (options.events), the runtime also serves its recent events as JSON at
+ * options.events_path (/api/v1/events) on the same server; the bus stays the caller's.
  */
 #ifndef VIGIL_RUNTIME_H
 #define VIGIL_RUNTIME_H
@@ -29,6 +32,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "vigil/events.h"
 #include "vigil/export.h"
 #include "vigil/health.h"
 #include "vigil/http.h"
@@ -55,6 +59,10 @@ typedef struct vigil_options {
     unsigned http_threads;           /* default 2 */
     bool health_enabled;             /* run a health runner, serve its endpoints; default true */
     const char *health_path;         /* prefix of the health endpoints; default "/health" */
+    vigil_event_bus *events;         /* serve this bus's recent events (vigil/events.h) next to
+                                        the metrics; default NULL: none. Not owned: stop the
+                                        runtime before freeing the bus */
+    const char *events_path;         /* where; default "/api/v1/events" */
 } vigil_options;
 
 /* Fills the defaults above. Thread-safety: any thread. */
@@ -90,6 +98,9 @@ VIGIL_API const char *vigil_runtime_metrics_url(const vigil_runtime *rt);
 /* The URL of the health report, e.g. "http://127.0.0.1:9464/health"; "" when health or metrics
  * are disabled. /live and /ready are below it. */
 VIGIL_API const char *vigil_runtime_health_url(const vigil_runtime *rt);
+/* The URL of the recent events, e.g. "http://127.0.0.1:9464/api/v1/events"; "" when no bus was
+ * given or metrics are disabled. */
+VIGIL_API const char *vigil_runtime_events_url(const vigil_runtime *rt);
 /* The health runner (NULL when health is disabled): add checks to it with
  * vigil_health_runner_add and the built-ins. It is running; it is freed by vigil_stop. */
 VIGIL_API vigil_health_runner *vigil_runtime_health(const vigil_runtime *rt);

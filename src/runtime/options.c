@@ -23,6 +23,7 @@ VIGIL_API void vigil_options_init(vigil_options *o)
     o->http_threads = 2;
     o->health_enabled = true;
     o->health_path = "/health";
+    o->events_path = "/api/v1/events";
 }
 
 /* Environment-derived strings: written under env_lock, kept for the process's life. */

@@ -1,7 +1,7 @@
 /* runtime.c — vigil_start / vigil_stop: the one call that wires a registry, the process
- * collector, the health runner and the HTTP exposition together from an options struct, and the
- * one that takes the threads down again. Start is all-or-nothing: on any failure what was
- * started is stopped.
+ * collector, the health runner, the HTTP exposition and (given a bus) the recent-events route
+ * together from an options struct, and the one that takes the threads down again. Start is
+ * all-or-nothing: on any failure what was started is stopped.
  *
  * Order matters twice. At start, the health routes must be added before the server starts (a
  * running server takes no new routes), and the runner's metrics are registered only once the
@@ -21,6 +21,7 @@ struct vigil_runtime {
     bool own_host_collector; /* added by this runtime, so removed (and freed) by vigil_stop */
     char url[320];
     char health_url[320];
+    char events_url[320];
 };
 
 static vigil_status start_http(vigil_runtime *rt, const vigil_options *o)
@@ -35,6 +36,8 @@ static vigil_status start_http(vigil_runtime *rt, const vigil_options *o)
         st = vigil_http_server_serve_metrics(rt->http, o->metrics_path, rt->registry);
     if (st == VIGIL_OK && rt->health != NULL)
         st = vigil_http_server_serve_health(rt->http, o->health_path, rt->health);
+    if (st == VIGIL_OK && o->events != NULL)
+        st = vigil_http_server_serve_events(rt->http, o->events_path, o->events);
     if (st == VIGIL_OK)
         st = vigil_http_server_start(rt->http);
     if (st != VIGIL_OK)
@@ -53,6 +56,9 @@ static vigil_status start_http(vigil_runtime *rt, const vigil_options *o)
     if (rt->health != NULL)
         snprintf(rt->health_url, sizeof rt->health_url, "http://%.*s:%u%s", hostlen, host,
                  vigil_http_server_port(rt->http), o->health_path);
+    if (o->events != NULL)
+        snprintf(rt->events_url, sizeof rt->events_url, "http://%.*s:%u%s", hostlen, host,
+                 vigil_http_server_port(rt->http), o->events_path);
     return VIGIL_OK;
 }
 
@@ -77,6 +83,10 @@ VIGIL_API vigil_status vigil_start(const vigil_options *opts, vigil_runtime **ou
         (o.health_path == NULL || o.health_path[0] != '/'))
         return vigil__fail(VIGIL_EINVAL, "a health path starting with / is required when "
                            "health and metrics are enabled");
+    if (o.events != NULL && o.metrics_enabled &&
+        (o.events_path == NULL || o.events_path[0] != '/'))
+        return vigil__fail(VIGIL_EINVAL, "an events path starting with / is required when an "
+                           "event bus is given and metrics are enabled");
     vigil_runtime *rt = vigil__calloc(1, sizeof *rt);
     if (rt == NULL)
         return vigil__fail(VIGIL_ENOMEM, "out of memory starting vigil");
@@ -144,6 +154,11 @@ VIGIL_API const char *vigil_runtime_metrics_url(const vigil_runtime *rt)
 VIGIL_API const char *vigil_runtime_health_url(const vigil_runtime *rt)
 {
     return rt ? rt->health_url : "";
+}
+
+VIGIL_API const char *vigil_runtime_events_url(const vigil_runtime *rt)
+{
+    return rt ? rt->events_url : "";
 }
 
 VIGIL_API vigil_health_runner *vigil_runtime_health(const vigil_runtime *rt)
