@@ -15,6 +15,7 @@
 #include "vigil/snapshot.h"
 #include "vigil/status.h"
 #include "vigil/track.h"
+#include "vigil/tsdb.h"
 #include "vigil/version.h"
 
 #endif

@@ -30,6 +30,8 @@ enum {
     OPT_REQUEST_TIMEOUT,
     OPT_HEARTBEAT_INTERVAL,
     OPT_SNAPSHOT_INTERVAL,
+    OPT_SCRAPE_INTERVAL,
+    OPT_DATA_DIR,
     OPT_DURATION,
     OPT_HOOKS,
     OPT_QUIET_HOOKS,
@@ -56,6 +58,8 @@ static const struct option options[] = {
     {"request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT},
     {"heartbeat-interval", required_argument, NULL, OPT_HEARTBEAT_INTERVAL},
     {"snapshot-interval", required_argument, NULL, OPT_SNAPSHOT_INTERVAL},
+    {"scrape-interval", required_argument, NULL, OPT_SCRAPE_INTERVAL},
+    {"data-dir", required_argument, NULL, OPT_DATA_DIR},
     {"duration", required_argument, NULL, OPT_DURATION},
     {"hooks", required_argument, NULL, OPT_HOOKS},
     {"quiet-hooks", no_argument, NULL, OPT_QUIET_HOOKS},
@@ -104,6 +108,10 @@ void flags_usage(FILE *out)
         "Output and lifetime:\n"
         "  --snapshot-interval S       console snapshot every S seconds, 0..86400; 0: only the\n"
         "                              final one (default 10)\n"
+        "  --scrape-interval S         self-scrape into the history store every S seconds,\n"
+        "                              1..86400 (default 15)\n"
+        "  --data-dir DIR              keep that history in DIR across restarts (default: in\n"
+        "                              memory only)\n"
         "  --hooks MODE                log hook: lifecycle (default: connects, disconnects,\n"
         "                              reconnects, heartbeat timeouts, errors), all, or off\n"
         "  --quiet-hooks               the same as --hooks off\n"
@@ -124,6 +132,7 @@ static void defaults(demo_config *c)
     c->request_timeout = 1;
     c->heartbeat_interval = 1;
     c->snapshot_interval = 10;
+    c->scrape_interval = 15;
     c->duration = 0;
     c->hooks = HOOKS_LIFECYCLE;
     faults_defaults(&c->faults);
@@ -272,6 +281,15 @@ static void no_faults(demo_faults *f, unsigned given)
 }
 
 /* One option; -1 to go on, else the exit status. */
+/* A data directory: created by the store if missing, so only an empty name is wrong here. */
+static int directory(const char *flag, const char *arg, const char **out)
+{
+    if (arg[0] == '\0')
+        return refuse(flag, "expected a directory name%s", "");
+    *out = arg;
+    return -1;
+}
+
 static int apply(int opt, const char *flag, const char *arg, demo_config *c, unsigned *given)
 {
     switch (opt) {
@@ -291,6 +309,8 @@ static int apply(int opt, const char *flag, const char *arg, demo_config *c, uns
     case OPT_REQUEST_TIMEOUT: return number(flag, arg, 0.01, 60, &c->request_timeout);
     case OPT_HEARTBEAT_INTERVAL: return number(flag, arg, 0.05, 60, &c->heartbeat_interval);
     case OPT_SNAPSHOT_INTERVAL: return number(flag, arg, 0, 86400, &c->snapshot_interval);
+    case OPT_SCRAPE_INTERVAL: return number(flag, arg, 1, 86400, &c->scrape_interval);
+    case OPT_DATA_DIR: return directory(flag, arg, &c->data_dir);
     case OPT_DURATION: return number(flag, arg, 0, 1e7, &c->duration);
     case OPT_HOOKS: return hooks(flag, arg, &c->hooks);
     case OPT_QUIET_HOOKS: c->hooks = HOOKS_OFF; return -1;

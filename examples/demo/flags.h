@@ -26,6 +26,8 @@ typedef struct demo_config {
     double request_timeout;    /* seconds */
     double heartbeat_interval; /* seconds */
     double snapshot_interval;  /* seconds; 0: only the final snapshot */
+    double scrape_interval;    /* seconds between self-scrapes into the history store */
+    const char *data_dir;      /* keep that history on disk; NULL: in memory */
     double duration;           /* seconds; 0: until SIGINT/SIGTERM */
     hooks_mode hooks;
     demo_faults faults;

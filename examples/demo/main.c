@@ -129,6 +129,9 @@ static int start_runtime(demo_app *app)
     o.metrics_enabled = app->cfg->metrics_enabled;
     o.metrics_addr = app->cfg->metrics;
     o.events = app->bus;
+    o.history_enabled = true;
+    o.history_dir = app->cfg->data_dir;
+    o.scrape_interval_ms = (unsigned)(app->cfg->scrape_interval * 1000);
     vigil_status st = vigil_start(&o, &app->rt);
     if (st != VIGIL_OK)
         return failed(st, "monitoring");
@@ -202,6 +205,11 @@ static void print_banner(const demo_app *app)
     }
     printf("  faults:   %s%s\n", faults,
            strcmp(faults, "none") == 0 ? "" : " (--no-faults turns them off)");
+    vigil_tsdb_stats hs;
+    if (vigil_tsdb_get_stats(vigil_runtime_tsdb(app->rt), &hs) == VIGIL_OK)
+        printf("  history:  self-scraped every %g s, %s (%llu samples of %llu series so far)\n",
+               c->scrape_interval, c->data_dir ? c->data_dir : "in memory (--data-dir keeps it)",
+               (unsigned long long)hs.samples, (unsigned long long)hs.series);
     if (c->snapshot_interval > 0)
         printf("  snapshot: every %g s here, and once more at exit\n", c->snapshot_interval);
     else

@@ -17,6 +17,8 @@
  *   VIGIL_GLOBAL_LABELS    k=v,k2=v2          VIGIL_MAX_CHILDREN  N
  *   VIGIL_HTTP_THREADS     N                  VIGIL_HEALTH_ENABLED 0/1
  *   VIGIL_HEALTH_PATH      /path
+ *   VIGIL_HISTORY_ENABLED  0/1                VIGIL_HISTORY_DIR   /var/lib/app/vigil
+ *   VIGIL_SCRAPE_INTERVAL_MS N                VIGIL_HISTORY_RETENTION_HOURS N
  *
  * With health enabled (the default) the runtime also owns a health runner (vigil/health.h):
  * started by vigil_start, stopped by vigil_stop, its endpoints served next to the metrics
@@ -38,6 +40,7 @@
 #include "vigil/http.h"
 #include "vigil/metrics.h"
 #include "vigil/status.h"
+#include "vigil/tsdb.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -63,6 +66,12 @@ typedef struct vigil_options {
                                         the metrics; default NULL: none. Not owned: stop the
                                         runtime before freeing the bus */
     const char *events_path;         /* where; default "/api/v1/events" */
+    bool history_enabled;            /* self-scrape the registry into an embedded store
+                                        (vigil/tsdb.h) every scrape interval; default false */
+    const char *history_dir;         /* keep that history on disk here (WAL + blocks, recovered
+                                        at start); NULL (default): in memory only */
+    unsigned scrape_interval_ms;     /* self-scrape period, 1000..86400000; default 15000 */
+    int64_t history_retention_ms;    /* how long history is kept; default 15 days */
 } vigil_options;
 
 /* Fills the defaults above. Thread-safety: any thread. */
@@ -101,6 +110,9 @@ VIGIL_API const char *vigil_runtime_health_url(const vigil_runtime *rt);
 /* The URL of the recent events, e.g. "http://127.0.0.1:9464/api/v1/events"; "" when no bus was
  * given or metrics are disabled. */
 VIGIL_API const char *vigil_runtime_events_url(const vigil_runtime *rt);
+/* The runtime's store when history is enabled (query it with vigil/tsdb.h), else NULL. Valid
+ * until vigil_stop. Thread-safety: any thread. */
+VIGIL_API vigil_tsdb *vigil_runtime_tsdb(const vigil_runtime *rt);
 /* The health runner (NULL when health is disabled): add checks to it with
  * vigil_health_runner_add and the built-ins. It is running; it is freed by vigil_stop. */
 VIGIL_API vigil_health_runner *vigil_runtime_health(const vigil_runtime *rt);

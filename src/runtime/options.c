@@ -24,12 +24,15 @@ VIGIL_API void vigil_options_init(vigil_options *o)
     o->health_enabled = true;
     o->health_path = "/health";
     o->events_path = "/api/v1/events";
+    o->scrape_interval_ms = 15000;
+    o->history_retention_ms = INT64_C(15) * 24 * 3600 * 1000;
 }
 
 /* Environment-derived strings: written under env_lock, kept for the process's life. */
 static pthread_mutex_t env_lock = PTHREAD_MUTEX_INITIALIZER;
 static char env_addr[256];
 static char env_labels_text[1024];
+static char env_history_dir[4096];
 static vigil_label env_labels[VIGIL_MAX_LABELS];
 
 static vigil_status parse_bool(const char *var, const char *s, bool *out)
@@ -147,6 +150,21 @@ static vigil_status apply_env(vigil_options *o)
                                "not end with /", v);
         o->health_path = v;
     }
+    if (st == VIGIL_OK && (v = getenv("VIGIL_HISTORY_ENABLED")) != NULL)
+        st = parse_bool("VIGIL_HISTORY_ENABLED", v, &o->history_enabled);
+    if (st == VIGIL_OK && (v = getenv("VIGIL_HISTORY_DIR")) != NULL) {
+        if (strlen(v) >= sizeof env_history_dir)
+            return vigil__fail(VIGIL_EINVAL, "VIGIL_HISTORY_DIR is longer than %zu bytes",
+                               sizeof env_history_dir - 1);
+        snprintf(env_history_dir, sizeof env_history_dir, "%s", v);
+        o->history_dir = env_history_dir[0] ? env_history_dir : NULL;
+    }
+    if (st == VIGIL_OK && (v = getenv("VIGIL_SCRAPE_INTERVAL_MS")) != NULL &&
+        (st = parse_count("VIGIL_SCRAPE_INTERVAL_MS", v, 86400000, &n)) == VIGIL_OK)
+        o->scrape_interval_ms = (unsigned)n;
+    if (st == VIGIL_OK && (v = getenv("VIGIL_HISTORY_RETENTION_HOURS")) != NULL &&
+        (st = parse_count("VIGIL_HISTORY_RETENTION_HOURS", v, 24 * 365 * 100, &n)) == VIGIL_OK)
+        o->history_retention_ms = (int64_t)n * 3600 * 1000;
     if (st == VIGIL_OK && (v = getenv("VIGIL_HTTP_THREADS")) != NULL &&
         (st = parse_count("VIGIL_HTTP_THREADS", v, 64, &n)) == VIGIL_OK)
         o->http_threads = (unsigned)n;

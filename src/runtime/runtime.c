@@ -12,6 +12,7 @@
 
 #include "core/core_int.h"
 #include "vigil/collect.h"
+#include "runtime_int.h"
 #include "vigil/runtime.h"
 
 struct vigil_runtime {
@@ -22,6 +23,7 @@ struct vigil_runtime {
     char url[320];
     char health_url[320];
     char events_url[320];
+    vigil__history *history;
 };
 
 static vigil_status start_http(vigil_runtime *rt, const vigil_options *o)
@@ -109,6 +111,8 @@ VIGIL_API vigil_status vigil_start(const vigil_options *opts, vigil_runtime **ou
         if (st == VIGIL_EEXIST) /* another runtime or the program added one: use it */
             st = VIGIL_OK;
     }
+    if (st == VIGIL_OK && o.history_enabled)
+        st = vigil__history_start(&o, rt->registry, &rt->history);
     if (st == VIGIL_OK && o.health_enabled)
         st = vigil_health_runner_new(NULL, &rt->health);
     if (st == VIGIL_OK && o.metrics_enabled)
@@ -131,6 +135,7 @@ VIGIL_API void vigil_stop(vigil_runtime *rt)
         return;
     vigil_http_server_free(rt->http); /* first: its handlers read the health runner */
     vigil_health_runner_free(rt->health);
+    vigil__history_stop(rt->history);
     if (rt->own_host_collector)
         (void)vigil_collect_host_unregister(rt->registry, NULL);
     vigil__free(rt);
@@ -159,6 +164,11 @@ VIGIL_API const char *vigil_runtime_health_url(const vigil_runtime *rt)
 VIGIL_API const char *vigil_runtime_events_url(const vigil_runtime *rt)
 {
     return rt ? rt->events_url : "";
+}
+
+VIGIL_API vigil_tsdb *vigil_runtime_tsdb(const vigil_runtime *rt)
+{
+    return rt ? vigil__history_tsdb(rt->history) : NULL;
 }
 
 VIGIL_API vigil_health_runner *vigil_runtime_health(const vigil_runtime *rt)
