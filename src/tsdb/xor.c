@@ -1,11 +1,11 @@
 /* xor.c — Gorilla chunks for the head (delta-of-delta timestamps, XOR-coded values) and the same
  * value coder for sealed columns that are not decimals.
  *
- * The writer ORs each field into a zero-filled buffer through unaligned 64-bit big-endian
- * loads and stores, so an append is a handful of shifts with no per-bit loop and no pending
- * accumulator: the buffer is complete after every append and a reader can take it as is. The
- * one capacity check per append covers the worst case of a sample (19 bytes), so the common
- * path neither allocates nor checks again. Timestamp buckets are tuned for millisecond scrapes:
+ * The writer collects bits in a 64-bit window and stores it whole, so an append is a handful of
+ * shifts with no per-bit loop; the window is also stored at the end of every append, so the
+ * buffer is complete after each one and a reader can take it as is. The one capacity check per
+ * append covers the worst case of a sample (19 bytes), so the common path neither allocates nor
+ * checks again. Timestamp buckets are tuned for millisecond scrapes:
  * a jitter of a few milliseconds costs 9 bits (Prometheus's smallest bucket costs 16).
  *
  * The reader checks every read against the stream length and reports truncation instead of
@@ -33,18 +33,33 @@ static inline void store_be64(uint8_t *p, uint64_t w)
     memcpy(p, &w, 8);
 }
 
+/* Bits collect in acc, a big-endian window whose first byte is s[byte]; full bytes are
+ * committed when the window fills. Nothing is read back from memory, so no store has to be
+ * forwarded to a later load at an overlapping address (which stalls). */
 typedef struct writer {
-    uint8_t *s;      /* start of the bit stream; zero from bitpos on, 8 bytes of slack */
-    uint64_t bitpos;
+    uint8_t *s;    /* start of the bit stream; zero past the written bits, 8 bytes of slack */
+    size_t byte;   /* where acc goes */
+    uint64_t acc;  /* the bits from s[byte] on, left-aligned */
+    unsigned fill; /* bits in acc */
 } writer;
 
-/* n in 1..57 and bits < 2^n: the field fits in one 64-bit word whatever the bit offset. */
+/* Stores the window (its tail is zeros) and moves past its full bytes. */
+static inline void commit(writer *w)
+{
+    store_be64(w->s + w->byte, w->acc);
+    unsigned full = w->fill >> 3;
+    w->byte += full;
+    w->acc = full == 8 ? 0 : w->acc << (8 * full);
+    w->fill &= 7;
+}
+
+/* n in 1..57 and bits < 2^n. */
 static inline void put(writer *w, uint64_t bits, unsigned n)
 {
-    uint8_t *p = w->s + (w->bitpos >> 3);
-    unsigned off = (unsigned)(w->bitpos & 7);
-    store_be64(p, load_be64(p) | (bits << (64 - n - off)));
-    w->bitpos += n;
+    if (n > 64 - w->fill)
+        commit(w); /* leaves at most 7 bits, so room for 57 */
+    w->acc |= bits << (64 - w->fill - n);
+    w->fill += n;
 }
 
 /* n in 1..64. */
@@ -58,9 +73,14 @@ static inline void put64(writer *w, uint64_t bits, unsigned n)
     put(w, bits, n);
 }
 
+static inline uint64_t written_bits(const writer *w)
+{
+    return (uint64_t)w->byte * 8 + w->fill;
+}
+
 typedef struct reader {
     const uint8_t *p;
-    size_t len;       /* bytes */
+    size_t len; /* bytes */
     uint64_t bitpos;
     bool err;
 } reader;
@@ -113,7 +133,7 @@ static inline uint64_t get64(reader *r, unsigned n)
 
 typedef struct xorstate {
     uint64_t v;
-    uint8_t leading;  /* 0xff: no window yet */
+    uint8_t leading; /* 0xff: no window yet */
     uint8_t trailing;
 } xorstate;
 
@@ -257,7 +277,9 @@ static double bitsd(uint64_t b)
 
 static void reset(vigil__tsdb_xor_chunk *c)
 {
-    c->bitpos = 0;
+    c->byte = 0;
+    c->acc = 0;
+    c->fill = 0;
     c->count = 0;
     c->leading = 0xff;
     c->trailing = 0;
@@ -337,14 +359,14 @@ vigil_status vigil__tsdb_xor_append(vigil__tsdb_xor_chunk *c, int64_t t, double 
     if (VIGIL_UNLIKELY(c->count == VIGIL__TSDB_XOR_MAX_SAMPLES))
         return vigil__fail(VIGIL_ELIMIT, "xor chunk: %u samples is the most a chunk holds",
                            VIGIL__TSDB_XOR_MAX_SAMPLES);
-    size_t need = VIGIL__TSDB_XOR_HEADER + (size_t)(c->bitpos >> 3) +
-                  VIGIL__TSDB_XOR_MAX_SAMPLE_BYTES + VIGIL__TSDB_XOR_SLACK;
+    size_t need =
+        VIGIL__TSDB_XOR_HEADER + c->byte + VIGIL__TSDB_XOR_MAX_SAMPLE_BYTES + VIGIL__TSDB_XOR_SLACK;
     if (VIGIL_UNLIKELY(need > c->cap)) {
         vigil_status st = grow(c, need);
         if (st != VIGIL_OK)
             return st;
     }
-    writer w = {c->buf + VIGIL__TSDB_XOR_HEADER, c->bitpos};
+    writer w = {c->buf + VIGIL__TSDB_XOR_HEADER, c->byte, c->acc, c->fill};
     uint64_t vb = dbits(v);
     if (c->count == 0) {
         put64(&w, (uint64_t)t, 64);
@@ -360,8 +382,11 @@ vigil_status vigil__tsdb_xor_append(vigil__tsdb_xor_chunk *c, int64_t t, double 
         c->leading = st.leading;
         c->trailing = st.trailing;
     }
+    store_be64(w.s + w.byte, w.acc); /* the buffer holds every bit after every append */
     c->t = t;
-    c->bitpos = w.bitpos;
+    c->byte = w.byte;
+    c->acc = w.acc;
+    c->fill = (uint8_t)w.fill;
     c->count++;
     c->buf[0] = (uint8_t)(c->count >> 8);
     c->buf[1] = (uint8_t)c->count;
@@ -370,7 +395,7 @@ vigil_status vigil__tsdb_xor_append(vigil__tsdb_xor_chunk *c, int64_t t, double 
 
 const uint8_t *vigil__tsdb_xor_bytes(const vigil__tsdb_xor_chunk *c, size_t *len)
 {
-    *len = VIGIL__TSDB_XOR_HEADER + (size_t)((c->bitpos + 7) >> 3);
+    *len = VIGIL__TSDB_XOR_HEADER + c->byte + (c->fill + 7u) / 8;
     return c->buf;
 }
 
@@ -379,9 +404,11 @@ const uint8_t *vigil__tsdb_xor_bytes(const vigil__tsdb_xor_chunk *c, size_t *len
 vigil_status vigil__tsdb_xor_iter_init(vigil__tsdb_xor_iter *it, const uint8_t *bytes, size_t len)
 {
     memset(it, 0, sizeof *it);
-    if (bytes == NULL || len < VIGIL__TSDB_XOR_HEADER)
-        return vigil__fail(VIGIL_EINVAL, "xor chunk: %zu bytes cannot hold the 2-byte header",
-                           bytes == NULL ? 0 : len);
+    if (bytes == NULL)
+        return vigil__fail(VIGIL_EINVAL, "xor chunk: NULL bytes");
+    if (len < VIGIL__TSDB_XOR_HEADER)
+        return vigil__fail(VIGIL_ECORRUPT, "xor chunk: %zu bytes cannot hold the 2-byte header",
+                           len);
     it->count = ((uint32_t)bytes[0] << 8) | bytes[1];
     it->p = bytes + VIGIL__TSDB_XOR_HEADER;
     it->len = len - VIGIL__TSDB_XOR_HEADER;
@@ -420,7 +447,7 @@ bool vigil__tsdb_xor_iter_next(vigil__tsdb_xor_iter *it, int64_t *t, double *v)
 vigil_status vigil__tsdb_xor_iter_status(const vigil__tsdb_xor_iter *it)
 {
     if (it->err)
-        return vigil__fail(VIGIL_EINVAL,
+        return vigil__fail(VIGIL_ECORRUPT,
                            "xor chunk: corrupt or truncated after %u of %u samples (%zu bytes)",
                            (unsigned)it->i, (unsigned)it->count, it->len);
     return VIGIL_OK;
@@ -453,7 +480,8 @@ vigil_status vigil__tsdb_xor_decode(const uint8_t *bytes, size_t len, int64_t *t
         v[i] = bitsd(get_value(&r, &xs));
     }
     if (r.err)
-        return vigil__fail(VIGIL_EINVAL, "xor chunk: corrupt or truncated (%u samples in %zu bytes)",
+        return vigil__fail(VIGIL_ECORRUPT,
+                           "xor chunk: corrupt or truncated (%u samples in %zu bytes)",
                            (unsigned)it.count, it.len);
     *n = it.count;
     return VIGIL_OK;
@@ -473,12 +501,13 @@ vigil_status vigil__tsdb_xor_values_encode(const double *v, size_t n, vigil_buff
     if (st != VIGIL_OK)
         return st;
     memset(p, 0, worst);
-    writer w = {(uint8_t *)p, 0};
+    writer w = {(uint8_t *)p, 0, 0, 0};
     xorstate xs = {dbits(v[0]), 0xff, 0};
     put64(&w, xs.v, 64);
     for (size_t i = 1; i < n; i++)
         put_value(&w, &xs, dbits(v[i]));
-    out->len += (size_t)((w.bitpos + 7) >> 3);
+    store_be64(w.s + w.byte, w.acc);
+    out->len += (size_t)((written_bits(&w) + 7) >> 3);
     return VIGIL_OK;
 }
 
@@ -492,6 +521,6 @@ vigil_status vigil__tsdb_xor_values_decode(const uint8_t *p, size_t len, double 
     for (size_t i = 1; i < n && !r.err; i++)
         v[i] = bitsd(get_value(&r, &xs));
     if (r.err)
-        return vigil__fail(VIGIL_EINVAL, "xor values: %zu bytes do not hold %zu values", len, n);
+        return vigil__fail(VIGIL_ECORRUPT, "xor values: %zu bytes do not hold %zu values", len, n);
     return VIGIL_OK;
 }

@@ -67,8 +67,7 @@ static void assert_round_trip(const int64_t *t, const double *v, size_t n)
         double vv;
         assert_true(vigil__tsdb_xor_iter_next(&it, &tt, &vv));
         if (gt[i] != t[i] || tt != t[i])
-            fail_msg("sample %zu: timestamp %lld, want %lld", i, (long long)gt[i],
-                     (long long)t[i]);
+            fail_msg("sample %zu: timestamp %lld, want %lld", i, (long long)gt[i], (long long)t[i]);
         if (to_bits(gv[i]) != to_bits(v[i]) || to_bits(vv) != to_bits(v[i]))
             fail_msg("sample %zu: value bits %016llx, want %016llx", i,
                      (unsigned long long)to_bits(gv[i]), (unsigned long long)to_bits(v[i]));
@@ -86,14 +85,24 @@ static void special_values_round_trip_bit_exact(void **state)
 {
     (void)state;
     const uint64_t bits[] = {
-        STALE_NAN,             0x7ff8000000000000ull, 0xfff8000000000001ull,
-        0x7fffffffffffffffull, 0xffffffffffffffffull, 0x7ff0000000000001ull,
+        STALE_NAN,
+        0x7ff8000000000000ull,
+        0xfff8000000000001ull,
+        0x7fffffffffffffffull,
+        0xffffffffffffffffull,
+        0x7ff0000000000001ull,
         0x8000000000000000ull, /* -0.0 */
-        0x0000000000000000ull, 0x7ff0000000000000ull, 0xfff0000000000000ull,
+        0x0000000000000000ull,
+        0x7ff0000000000000ull,
+        0xfff0000000000000ull,
         0x0000000000000001ull, /* the smallest subnormal */
         0x000fffffffffffffull, /* the largest subnormal */
-        0x8000000000000001ull, 0x7fefffffffffffffull, 0x3fb999999999999aull, /* 0.1 */
-        STALE_NAN,             STALE_NAN,             0x4059000000000000ull,
+        0x8000000000000001ull,
+        0x7fefffffffffffffull,
+        0x3fb999999999999aull, /* 0.1 */
+        STALE_NAN,
+        STALE_NAN,
+        0x4059000000000000ull,
     };
     size_t n = sizeof bits / sizeof bits[0];
     int64_t t[32];
@@ -113,7 +122,7 @@ static void special_values_round_trip_bit_exact(void **state)
 static void extreme_timestamps_round_trip(void **state)
 {
     (void)state;
-    const int64_t t[] = {INT64_MIN,     INT64_MIN + 1, -1, 0, 1, 1000, 1000 + 64, 1000 + 8257,
+    const int64_t t[] = {INT64_MIN,     INT64_MIN + 1, -1,       0, 1, 1000, 1000 + 64, 1000 + 8257,
                          1000 + 600000, INT64_MAX - 5, INT64_MAX};
     double v[sizeof t / sizeof t[0]];
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
@@ -139,7 +148,10 @@ static void random_chunks_round_trip(void **state)
             ts += step + (shape == 0 ? (int64_t)(rnd() % 7) - 3 : 0);
             t[i] = ts;
             switch (shape) {
-            case 0: walk += (double)((int64_t)(rnd() % 61) - 30) / 100; v[i] = walk; break;
+            case 0:
+                walk += (double)((int64_t)(rnd() % 61) - 30) / 100;
+                v[i] = walk;
+                break;
             case 1: v[i] = from_bits(rnd()); break; /* any bits, NaNs included */
             case 2: v[i] = (double)(rnd() % 3); break;
             case 3: v[i] = i % 7 == 0 ? from_bits(STALE_NAN) : (double)(rnd() >> 11); break;
@@ -309,13 +321,13 @@ static void truncated_and_corrupted_chunks_fail_cleanly(void **state)
     int64_t t[200];
     double v[200];
     size_t got;
-    assert_int_equal(vigil__tsdb_xor_decode(orig, 1, t, v, 200, &got), VIGIL_EINVAL);
+    assert_int_equal(vigil__tsdb_xor_decode(orig, 1, t, v, 200, &got), VIGIL_ECORRUPT);
     for (size_t cut = 2; cut < len; cut++) {
         /* an exact-size copy, so that ASan sees any read past it */
         uint8_t *b = malloc(cut);
         memcpy(b, orig, cut);
         /* the last byte holds at least one bit of the last sample */
-        assert_int_equal(vigil__tsdb_xor_decode(b, cut, t, v, 200, &got), VIGIL_EINVAL);
+        assert_int_equal(vigil__tsdb_xor_decode(b, cut, t, v, 200, &got), VIGIL_ECORRUPT);
         free(b);
     }
     for (int round = 0; round < 2000; round++) {
@@ -325,7 +337,7 @@ static void truncated_and_corrupted_chunks_fail_cleanly(void **state)
         for (int f = 0; f < flips; f++)
             b[rnd() % len] ^= (uint8_t)(1u << (rnd() % 8));
         vigil_status st = vigil__tsdb_xor_decode(b, len, t, v, 200, &got);
-        assert_true(st == VIGIL_OK || st == VIGIL_EINVAL || st == VIGIL_ELIMIT);
+        assert_true(st == VIGIL_OK || st == VIGIL_ECORRUPT || st == VIGIL_ELIMIT);
         vigil__tsdb_xor_iter it;
         assert_int_equal(vigil__tsdb_xor_iter_init(&it, b, len), VIGIL_OK);
         int64_t tt;
@@ -356,7 +368,7 @@ static void values_only_stream_round_trips(void **state)
         assert_memory_equal(got, v, n * sizeof *v);
         /* one byte short cannot hold them all: the last byte has a bit of the last value */
         assert_int_equal(vigil__tsdb_xor_values_decode((const uint8_t *)b.data, b.len - 1, got, n),
-                         VIGIL_EINVAL);
+                         VIGIL_ECORRUPT);
         vigil_buffer_free(&b);
     }
 }
