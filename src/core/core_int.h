@@ -67,6 +67,9 @@ size_t vigil__fmt_u64(char *out, uint64_t v);
 int64_t vigil__now_ms(void);         /* wall clock, ms since the epoch */
 double vigil__now_seconds(void);     /* wall clock, seconds since the epoch */
 uint64_t vigil__mono_ns(void);       /* monotonic clock */
+/* *ts = now on `clock` (a clockid_t) plus ns: an absolute deadline for the timed waits. */
+struct timespec;
+void vigil__deadline(struct timespec *ts, int clock, uint64_t ns);
 
 /* --- text checks (text.c) --- */
 bool vigil__utf8_valid(const char *s, size_t len);

@@ -319,12 +319,7 @@ static void *dispatcher_main(void *arg)
             continue;
         }
         struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += IDLE_WAIT_NS;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        vigil__deadline(&until, CLOCK_REALTIME, IDLE_WAIT_NS);
         while (sem_timedwait(&bus->wake, &until) != 0 && errno == EINTR)
             ;
         atomic_store(&bus->sleeping, 0);

@@ -48,26 +48,11 @@ static bool skip_sum_count(encoder *e, const vigil__sample *s)
     }
 }
 
+/* The 0.0.4 text format spells OpenMetrics's "unknown" as "untyped". */
 static const char *type_word(vigil_metric_type t, vigil_format f)
 {
-    switch (t) {
-    case VIGIL_COUNTER:
-        return "counter";
-    case VIGIL_GAUGE:
-        return "gauge";
-    case VIGIL_HISTOGRAM:
-        return "histogram";
-    case VIGIL_SUMMARY:
-        return "summary";
-    default:
-        return f == VIGIL_FORMAT_OPENMETRICS ? "unknown" : "untyped";
-    }
-}
-
-static const char *suffix_text(vigil__suffix s)
-{
-    static const char *const text[] = {"", "_total", "_created", "_bucket", "_count", "_sum"};
-    return text[s];
+    const char *w = vigil__type_word(t);
+    return f != VIGIL_FORMAT_OPENMETRICS && strcmp(w, "unknown") == 0 ? "untyped" : w;
 }
 
 /* Writes s escaped; quotes: escape '"' too (label values, OpenMetrics help). */
@@ -160,7 +145,7 @@ static vigil_status sample(void *ctx, const vigil__sample *s)
         return st;
     char *start = p;
     p = put_str(p, e->family, e->family_len);
-    const char *sfx = suffix_text(s->suffix);
+    const char *sfx = vigil__suffix_text(s->suffix);
     p = put_str(p, sfx, strlen(sfx));
     if (s->nlabels > 0 || s->extra_name != NULL) {
         *p++ = '{';

@@ -203,3 +203,25 @@ vigil_status vigil__registry_collect(vigil_registry *reg, const vigil__sink *sin
     pthread_mutex_unlock(&reg->lock);
     return st;
 }
+
+const char *vigil__suffix_text(vigil__suffix s)
+{
+    static const char *const text[] = {"", "_total", "_created", "_bucket", "_count", "_sum"};
+    return (unsigned)s < sizeof text / sizeof *text ? text[s] : "";
+}
+
+const char *vigil__type_word(vigil_metric_type t)
+{
+    switch (t) {
+    case VIGIL_COUNTER:
+        return "counter";
+    case VIGIL_GAUGE:
+        return "gauge";
+    case VIGIL_HISTOGRAM:
+        return "histogram";
+    case VIGIL_SUMMARY:
+        return "summary";
+    default:
+        return "unknown";
+    }
+}

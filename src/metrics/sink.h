@@ -53,6 +53,11 @@ typedef struct vigil__sink {
     void *ctx;
 } vigil__sink;
 
+/* How a suffix is spelled in a sample name ("", "_total", "_created", "_bucket", ...). */
+const char *vigil__suffix_text(vigil__suffix s);
+/* The OpenMetrics type word of a family ("counter", ..., "unknown" for untyped). */
+const char *vigil__type_word(vigil_metric_type t);
+
 /* Streams the whole registry into the sink. Returns the first sink error (ELIMIT, ENOMEM);
  * collector failures are counted, not returned. */
 vigil_status vigil__registry_collect(vigil_registry *reg, const vigil__sink *sink);

@@ -22,17 +22,6 @@ struct vigil__history {
     bool stopping;
 };
 
-static void deadline_after(struct timespec *ts, unsigned ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
 static void *scrape_loop(void *arg)
 {
     vigil__history *h = arg;
@@ -42,7 +31,7 @@ static void *scrape_loop(void *arg)
         (void)vigil_tsdb_scrape(h->db, h->reg, vigil_tsdb_now_ms());
         pthread_mutex_lock(&h->mu);
         struct timespec until;
-        deadline_after(&until, h->interval_ms);
+        vigil__deadline(&until, CLOCK_MONOTONIC, (uint64_t)h->interval_ms * 1000000u);
         while (!h->stopping && pthread_cond_timedwait(&h->cv, &h->mu, &until) == 0)
             ;
     }
@@ -59,8 +48,7 @@ static vigil_status open_store(const vigil_options *o, vigil_tsdb **db)
     return vigil_tsdb_open(&to, db);
 }
 
-vigil_status vigil__history_start(const vigil_options *o, vigil_registry *reg,
-                                  vigil__history **out)
+vigil_status vigil__history_start(const vigil_options *o, vigil_registry *reg, vigil__history **out)
 {
     *out = NULL;
     if (o->scrape_interval_ms < 1000 || o->scrape_interval_ms > 86400000)

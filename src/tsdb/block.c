@@ -606,6 +606,17 @@ vigil_status vigil__tsdb_publish_block(vigil_tsdb *db, vigil__tsdb_block *b)
 #define READER_FRAMES 256
 #define TS_FRAME UINT32_MAX
 
+/* Decoded timestamp columns: every series of one scrape shares its block's column, so a query
+ * decodes each once and copies it for the others (direct-mapped; a collision just decodes). */
+#define READER_TS_SLOTS 1024
+
+typedef struct cached_ts {
+    const vigil__tsdb_block *block;
+    uint32_t column;
+    size_t n, cap;
+    int64_t *ts;
+} cached_ts;
+
 typedef struct cached_frame {
     const vigil__tsdb_block *block;
     uint32_t frame; /* TS_FRAME for the block's timestamp frame */
@@ -615,6 +626,7 @@ typedef struct cached_frame {
 struct vigil__tsdb_block_reader {
     cached_frame frames[READER_FRAMES];
     size_t n, next_victim, last_hit;
+    cached_ts ts[READER_TS_SLOTS];
 };
 
 vigil_status vigil__tsdb_block_reader_new(vigil__tsdb_block_reader **out)
@@ -632,6 +644,8 @@ void vigil__tsdb_block_reader_free(vigil__tsdb_block_reader *r)
         return;
     for (size_t i = 0; i < r->n; i++)
         vigil__tsdb_frame_reader_free(r->frames[i].reader);
+    for (size_t i = 0; i < READER_TS_SLOTS; i++)
+        vigil__free(r->ts[i].ts);
     vigil__free(r);
 }
 
@@ -679,6 +693,32 @@ static vigil_status open_frame(vigil__tsdb_block_reader *r, const vigil__tsdb_bl
     return VIGIL_OK;
 }
 
+/* The timestamps of entry e into out (room for e->count), from the cache when it has them. */
+static vigil_status read_ts(vigil__tsdb_block_reader *r, const vigil__tsdb_block *b,
+                            vigil__tsdb_frame *tsf, const vigil__tsdb_block_series *e,
+                            int64_t *out, size_t *n)
+{
+    cached_ts *c = &r->ts[((uintptr_t)b / 64 * 31 + e->ts_column) % READER_TS_SLOTS];
+    if (c->block != b || c->column != e->ts_column) {
+        if (c->cap < e->count) {
+            int64_t *ts = vigil__realloc(c->ts, e->count * sizeof *ts);
+            if (!ts)
+                return vigil__tsdb_frame_get_ts(tsf, e->ts_column, out, e->count, n);
+            c->ts = ts;
+            c->cap = e->count;
+        }
+        c->block = NULL;
+        vigil_status st = vigil__tsdb_frame_get_ts(tsf, e->ts_column, c->ts, c->cap, &c->n);
+        if (st)
+            return st;
+        c->block = b;
+        c->column = e->ts_column;
+    }
+    *n = c->n < e->count ? c->n : e->count;
+    memcpy(out, c->ts, *n * sizeof *out);
+    return VIGIL_OK;
+}
+
 vigil_status vigil__tsdb_block_read(vigil__tsdb_block_reader *r, const vigil__tsdb_block *b,
                                     const vigil__tsdb_block_series *e, int64_t mint, int64_t maxt,
                                     int64_t **t, double **v, size_t *n, size_t *cap)
@@ -693,7 +733,7 @@ vigil_status vigil__tsdb_block_read(vigil__tsdb_block_reader *r, const vigil__ts
         st = vigil__tsdb_samples_grow(t, v, cap, *n + e->count);
     size_t nt = 0, nv = 0;
     if (!st)
-        st = vigil__tsdb_frame_get_ts(tsf, e->ts_column, *t + *n, e->count, &nt);
+        st = read_ts(r, b, tsf, e, *t + *n, &nt);
     if (!st)
         st = vigil__tsdb_frame_get_values(vf, e->column, *v + *n, e->count, &nv);
     if (!st && (nt != e->count || nv != e->count))

@@ -71,12 +71,7 @@ static void *tick_thread(void *arg)
     pthread_mutex_lock(&db->stop_mu);
     while (!db->stopping) {
         struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += TICK_MS * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        vigil__deadline(&until, CLOCK_REALTIME, TICK_MS * UINT64_C(1000000));
         pthread_cond_timedwait(&db->stop_cv, &db->stop_mu, &until);
         if (db->stopping)
             break;
@@ -88,7 +83,7 @@ static void *tick_thread(void *arg)
     return NULL;
 }
 
-static vigil_status init_locks(vigil_tsdb *db)
+static void init_locks(vigil_tsdb *db)
 {
     pthread_mutex_init(&db->append_mu, NULL);
     pthread_mutex_init(&db->blocks_mu, NULL);
@@ -96,11 +91,7 @@ static vigil_status init_locks(vigil_tsdb *db)
     pthread_mutex_init(&db->meta_mu, NULL);
     pthread_mutex_init(&db->scrape_mu, NULL);
     pthread_mutex_init(&db->stop_mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_cond_init(&db->stop_cv, &ca);
-    pthread_condattr_destroy(&ca);
-    return VIGIL_OK;
+    pthread_cond_init(&db->stop_cv, NULL); /* CLOCK_REALTIME deadlines, the default */
 }
 
 static vigil_status open_parts(vigil_tsdb *db)
@@ -282,8 +273,10 @@ vigil_status vigil_tsdb_append(vigil_tsdb *db, const vigil_label *labels, size_t
 
 static vigil_status unknown_ref(vigil_tsdb_ref ref)
 {
-    return vigil__fail(VIGIL_ENOTFOUND, "no series with handle %u (collected by retention, or "
-                       "from another store)", ref);
+    return vigil__fail(VIGIL_ENOTFOUND,
+                       "no series with handle %u (collected by retention, or "
+                       "from another store)",
+                       ref);
 }
 
 vigil_status vigil_tsdb_append_ref(vigil_tsdb *db, vigil_tsdb_ref ref, int64_t t_ms, double value)

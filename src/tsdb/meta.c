@@ -4,23 +4,8 @@
  */
 #include <string.h>
 
+#include "metrics/sink.h"
 #include "tsdb_int.h"
-
-static const char *type_word(vigil_metric_type t)
-{
-    switch (t) {
-    case VIGIL_COUNTER:
-        return "counter";
-    case VIGIL_GAUGE:
-        return "gauge";
-    case VIGIL_HISTOGRAM:
-        return "histogram";
-    case VIGIL_SUMMARY:
-        return "summary";
-    default:
-        return "unknown";
-    }
-}
 
 static bool same(const char *a, const char *b)
 {
@@ -79,7 +64,8 @@ vigil_status vigil__tsdb_meta_set_text(vigil_tsdb *db, const char *metric, size_
 vigil_status vigil__tsdb_meta_set(vigil_tsdb *db, const char *metric, vigil_metric_type type,
                                   const char *help, const char *unit)
 {
-    return vigil__tsdb_meta_set_text(db, metric, strlen(metric), type_word(type), help, unit);
+    return vigil__tsdb_meta_set_text(db, metric, strlen(metric), vigil__type_word(type), help,
+                                     unit);
 }
 
 vigil_status vigil__tsdb_meta_copy(vigil_tsdb *db, vigil_tsdb_metadata **out, size_t *n,

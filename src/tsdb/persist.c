@@ -95,8 +95,7 @@ vigil_status vigil__tsdb_dir_open(vigil_tsdb *db)
                      "another process is writing the store: blocks only, WAL not read");
             return VIGIL_OK;
         }
-        return vigil__fail(VIGIL_ESTATE, "the store in %s is in use by another process",
-                           db->dir);
+        return vigil__fail(VIGIL_ESTATE, "the store in %s is in use by another process", db->dir);
     }
     db->lock_fd = fd;
     return VIGIL_OK;
@@ -224,9 +223,11 @@ static void note_damage(vigil_tsdb *db, const char *what, const vigil__tsdb_wal_
         return;
     atomic_fetch_add(&db->wal_corruptions, 1);
     size_t used = strlen(db->recovery);
-    snprintf(db->recovery + used, sizeof db->recovery - used, "%s%s: %s (truncated %llu bytes, "
-             "removed %u later segments)", used ? "; " : "", what, rs->description,
-             (unsigned long long)rs->truncated_bytes, rs->removed_segments);
+    snprintf(db->recovery + used, sizeof db->recovery - used,
+             "%s%s: %s (truncated %llu bytes, "
+             "removed %u later segments)",
+             used ? "; " : "", what, rs->description, (unsigned long long)rs->truncated_bytes,
+             rs->removed_segments);
 }
 
 /* The highest N of a complete checkpoint.N directory, 0 when none. */
@@ -414,12 +415,7 @@ static vigil_status write_series_and_samples(vigil_tsdb *db, vigil__tsdb_wal *w,
         vigil__tsdb_series *s = vigil__tsdb_series_get(db, ref);
         if (!s)
             continue;
-        vigil_label pairs[VIGIL__TSDB_LABELS_MAX];
-        for (uint32_t i = 0; i < s->labels->n; i++)
-            pairs[i] = (vigil_label){s->labels->l[i].name, s->labels->l[i].value};
-        vigil__tsdb_walrec_series sr = {s->ref, s->labels->n, pairs};
-        buf.len = 0;
-        st = vigil__tsdb_walrec_series_encode(&buf, &sr, 1);
+        st = vigil__tsdb_series_record(&buf, s);
         if (st == VIGIL_OK)
             st = vigil__tsdb_wal_append(w, VIGIL__TSDB_WALREC_SERIES, buf.data, buf.len);
         size_t n = 0;

@@ -53,18 +53,6 @@ typedef struct scrape_ctx {
     vigil_status first_error; /* per-series problems: counted series are still written */
 } scrape_ctx;
 
-static const char *suffix_text(vigil__suffix s)
-{
-    switch (s) {
-    case VIGIL__SFX_TOTAL: return "_total";
-    case VIGIL__SFX_CREATED: return "_created";
-    case VIGIL__SFX_BUCKET: return "_bucket";
-    case VIGIL__SFX_COUNT: return "_count";
-    case VIGIL__SFX_SUM: return "_sum";
-    default: return "";
-    }
-}
-
 /* ---- the cache ------------------------------------------------------------------------------ */
 
 static vigil_status cache_rehash(vigil__tsdb_scrape_cache *c, size_t nslots)
@@ -193,7 +181,7 @@ static bool key_put(char *key, size_t *len, const char *s, size_t n)
 
 static bool build_key(scrape_ctx *x, const vigil__sample *s, char *extra_text, size_t *len)
 {
-    const char *name = x->family, *sfx = suffix_text(s->suffix);
+    const char *name = x->family, *sfx = vigil__suffix_text(s->suffix);
     size_t nl = strlen(name), sl = strlen(sfx);
     if (nl + sl + 1 > KEY_MAX)
         return false;
@@ -217,16 +205,16 @@ static bool build_key(scrape_ctx *x, const vigil__sample *s, char *extra_text, s
 /* Splits a key back into labels for creating the series (a cache miss only). */
 static vigil_status create_series(scrape_ctx *x, const char *key, size_t len, vigil_tsdb_ref *ref)
 {
-    vigil_label labels[VIGIL__TSDB_MAX_LABELS];
+    vigil_label labels[VIGIL__TSDB_LABELS_MAX];
     size_t n = 0;
     const char *p = key, *end = key + len;
     labels[n].name = "__name__";
     labels[n++].value = p;
     p += strlen(p) + 1;
     while (p < end) {
-        if (n == VIGIL__TSDB_MAX_LABELS)
+        if (n == VIGIL__TSDB_LABELS_MAX)
             return vigil__fail(VIGIL_ELIMIT, "series %s has more than %d labels", key,
-                               VIGIL__TSDB_MAX_LABELS);
+                               VIGIL__TSDB_LABELS_MAX);
         labels[n].name = p;
         p += strlen(p) + 1;
         labels[n++].value = p;

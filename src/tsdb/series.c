@@ -27,8 +27,8 @@ vigil__tsdb_series *vigil__tsdb_series_get(const vigil_tsdb *db, vigil_tsdb_ref 
 
 static void table_set(vigil_tsdb *db, vigil_tsdb_ref ref, vigil__tsdb_series *s)
 {
-    vigil__tsdb_series **p = atomic_load_explicit(&db->pages[ref >> VIGIL__TSDB_PAGE_BITS],
-                                                  memory_order_relaxed);
+    vigil__tsdb_series **p =
+        atomic_load_explicit(&db->pages[ref >> VIGIL__TSDB_PAGE_BITS], memory_order_relaxed);
     __atomic_store(&p[ref & (VIGIL__TSDB_PAGE_SIZE - 1)], &s, __ATOMIC_RELEASE);
 }
 
@@ -79,16 +79,21 @@ static vigil__tsdb_series *find_by_labels(vigil_tsdb *db, const vigil__tsdb_labe
     return NULL;
 }
 
-vigil_status vigil__tsdb_wal_log_series(vigil_tsdb *db, const vigil__tsdb_series *s)
+vigil_status vigil__tsdb_series_record(vigil_buffer *out, const vigil__tsdb_series *s)
 {
-    if (!db->wal)
-        return VIGIL_OK;
     vigil_label pairs[VIGIL__TSDB_LABELS_MAX];
     for (uint32_t i = 0; i < s->labels->n; i++)
         pairs[i] = (vigil_label){s->labels->l[i].name, s->labels->l[i].value};
     vigil__tsdb_walrec_series rec = {s->ref, s->labels->n, pairs};
-    db->walbuf.len = 0;
-    vigil_status st = vigil__tsdb_walrec_series_encode(&db->walbuf, &rec, 1);
+    out->len = 0;
+    return vigil__tsdb_walrec_series_encode(out, &rec, 1);
+}
+
+vigil_status vigil__tsdb_wal_log_series(vigil_tsdb *db, const vigil__tsdb_series *s)
+{
+    if (!db->wal)
+        return VIGIL_OK;
+    vigil_status st = vigil__tsdb_series_record(&db->walbuf, s);
     if (st == VIGIL_OK)
         st = vigil__tsdb_wal_append(db->wal, VIGIL__TSDB_WALREC_SERIES, db->walbuf.data,
                                     db->walbuf.len);
@@ -149,9 +154,8 @@ vigil_status vigil__tsdb_series_lookup_or_create(vigil_tsdb *db, vigil__tsdb_lab
     return create_series(db, ls, hash, log_to_wal, out);
 }
 
-vigil_status vigil__tsdb_series_from_pairs(vigil_tsdb *db, const vigil_label *labels,
-                                           size_t count, bool log_to_wal,
-                                           vigil__tsdb_series **out)
+vigil_status vigil__tsdb_series_from_pairs(vigil_tsdb *db, const vigil_label *labels, size_t count,
+                                           bool log_to_wal, vigil__tsdb_series **out)
 {
     vigil__tsdb_labels *ls;
     vigil_status st = vigil__tsdb_labels_build(db->syms, labels, count, &ls);

@@ -25,7 +25,6 @@
 #include "xor.h"
 #include "matcher.h"
 
-#define VIGIL__TSDB_MAX_LABELS 64
 #define VIGIL__TSDB_CHUNK_SAMPLES 120
 /* The series table: 1,024 pages of 16,384 series (16.7 M series, above the max_series cap). */
 #define VIGIL__TSDB_PAGE_BITS 14
@@ -149,6 +148,8 @@ vigil_status vigil__tsdb_series_from_pairs(vigil_tsdb *db, const vigil_label *la
                                            size_t count, bool log_to_wal,
                                            vigil__tsdb_series **out);
 void vigil__tsdb_series_table_free(vigil_tsdb *db);
+/* The WAL series record of s (its ref and labels) in out, replacing out's contents. */
+vigil_status vigil__tsdb_series_record(vigil_buffer *out, const vigil__tsdb_series *s);
 /* Removes series without data whose last append is older than cutoff (wall clock ms); caller
  * holds append_mu and blocks_mu, with no querier alive. */
 vigil_status vigil__tsdb_series_gc(vigil_tsdb *db, int64_t cutoff_ms);
@@ -174,7 +175,6 @@ void vigil__tsdb_head_free_series(vigil__tsdb_series *s);
 vigil_status vigil__tsdb_samples_grow(int64_t **t, double **v, size_t *cap, size_t need);
 
 /* block.c */
-typedef struct vigil__tsdb_block_builder vigil__tsdb_block_builder;
 vigil_status vigil__tsdb_block_build(vigil_tsdb *db, int64_t mint, int64_t maxt,
                                      vigil__tsdb_block **out);
 vigil_status vigil__tsdb_block_write(vigil_tsdb *db, vigil__tsdb_block *b);
