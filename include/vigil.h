@@ -10,6 +10,7 @@
 #include "vigil/health.h"
 #include "vigil/http.h"
 #include "vigil/metrics.h"
+#include "vigil/promql.h"
 #include "vigil/runtime.h"
 #include "vigil/sketch.h"
 #include "vigil/snapshot.h"

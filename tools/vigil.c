@@ -14,7 +14,7 @@
 
 #include <vigil.h>
 
-#define EXIT_USAGE 2
+#include "tools.h"
 
 static void usage(FILE *to)
 {

@@ -34,6 +34,7 @@ typedef enum vigil_status {
     VIGIL_ECALLBACK = 16,    /* a user callback reported failure */
     VIGIL_EORDER = 17,       /* a sample is not newer than its series' last one (or too old) */
     VIGIL_ECORRUPT = 18,     /* stored data failed its checksum or is malformed */
+    VIGIL_ETIMEOUT = 19,     /* a deadline passed before the work was done */
 } vigil_status;
 
 /* The fixed, human-readable message for a status ("invalid metric or label name", ...). Never

@@ -27,6 +27,7 @@ static const char *const messages[] = {
     [VIGIL_ECALLBACK] = "callback failed",
     [VIGIL_EORDER] = "sample out of order",
     [VIGIL_ECORRUPT] = "stored data is corrupted",
+    [VIGIL_ETIMEOUT] = "deadline exceeded",
 };
 
 static _Thread_local char last_message[512];
