@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vigil/buffer.h"
 #include "vigil/status.h"
 #include "vigil/tsdb.h" /* vigil_matcher */
 
@@ -203,7 +204,7 @@ struct pq_node {
 
 /* Parses and type-checks query into a tree allocated in arena. On error returns VIGIL_EINVAL
  * and records (vigil__fail) Prometheus's message: "<line>:<col>: parse error: <reason>", with
- * a 1-based line and a 1-based column counted in characters, as Prometheus counts.
+ * a 1-based line and a 1-based column counted in bytes, as Prometheus's ParseErr counts.
  * Limits: queries up to 1 MiB, nesting depth 1000. */
 vigil_status vigil__pq_parse(const char *query, pq_arena *arena, pq_node **out);
 
@@ -212,5 +213,11 @@ vigil_status vigil__pq_format(const pq_node *node, struct vigil_buffer *out);
 
 /* Strips parentheses: the first non-PQ_PAREN node at or under node. */
 const pq_node *vigil__pq_unparen(const pq_node *node);
+
+/* The type of argument i (0-based) of a call to fn: arg_types[i] for the declared arguments,
+ * the last declared type for any after them (variadic functions, and label_replace, whose
+ * five arguments do not fit arg_types[4]). Read argument types through this, never
+ * arg_types[i] directly. */
+pq_type vigil__pq_function_arg_type(const pq_function *fn, size_t i);
 
 #endif
