@@ -2,8 +2,9 @@
  * what a function computes from one series' samples in a window, from one value, or from a
  * set of values. The evaluator (eval*.c) finds the windows and builds the output series; these
  * compute the numbers, with Prometheus 2.42's exact arithmetic (same order of floating-point
- * operations where it changes the last bits, e.g. Kahan-free sums in *_over_time, the
- * extrapolation of rate/increase/delta, the regression of deriv/predict_linear). */
+ * operations where it changes the last bits, e.g. the Neumaier-compensated sums of
+ * sum/avg/stddev/stdvar_over_time, the extrapolation of rate/increase/delta, the regression of
+ * deriv/predict_linear). */
 #ifndef VIGIL_PROMQL_FUNCS_H
 #define VIGIL_PROMQL_FUNCS_H
 
@@ -37,11 +38,21 @@ typedef struct pq_window {
 bool vigil__pq_range_fn(pq_fn_id id, const pq_window *w, const double *args, double *out,
                         vigil_status *status);
 
+/* As vigil__pq_range_fn, allocating nothing: scratch must hold w->n doubles for
+ * quantile_over_time (it is overwritten) and may be NULL for every other function. A window
+ * without samples yields no sample and no error (Prometheus never calls a function on one). */
+bool vigil__pq_range_fn_scratch(pq_fn_id id, const pq_window *w, const double *args,
+                                double *scratch, double *out, vigil_status *status);
+
 /* Functions of one sample value: abs ceil floor exp ln log2 log10 sqrt sgn, the trigonometric
  * ones, deg rad, round (args[0] = to_nearest, 1 when omitted), clamp (args {min, max}),
  * clamp_min/clamp_max (args {bound}), and the date functions (x = Unix seconds):
  * minute hour day_of_week day_of_month day_of_year days_in_month month year. */
 double vigil__pq_value_fn(pq_fn_id id, double x, const double *args);
+
+/* True when the function yields no sample at all at this step for these args, whatever the
+ * input: clamp with max < min. The caller then drops every sample of the step. */
+bool vigil__pq_value_fn_drops(pq_fn_id id, const double *args);
 
 /* One bucket of a classic histogram: upper bound le (+Inf for the last) and the cumulative
  * count. */
@@ -56,9 +67,9 @@ typedef struct pq_bucket {
  * inside the bucket, the lowest bucket's lower bound 0 when its upper bound is positive. */
 double vigil__pq_bucket_quantile(double q, pq_bucket *buckets, size_t n);
 
-/* The q-quantile of values (sorted in place) by Prometheus's `quantile` aggregation and
- * quantile_over_time: linear interpolation between closest ranks; n == 0 gives NaN,
- * q < 0 -Inf, q > 1 +Inf. */
+/* The q-quantile of values by Prometheus's `quantile` aggregation and quantile_over_time:
+ * linear interpolation between closest ranks; n == 0 gives NaN, q < 0 -Inf, q > 1 +Inf, NaN q
+ * NaN. values is reordered in place (partially: it is not left sorted). */
 double vigil__pq_quantile(double q, double *values, size_t n);
 
 /* Go's strconv.FormatFloat(v, 'f', -1, 64): the shortest decimal that reads back to v, never
