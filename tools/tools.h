@@ -6,4 +6,7 @@
 
 #define EXIT_USAGE 2
 
+/* vigil promql-test FILE... (promql_test.c) */
+int cmd_promql_test(int argc, char **argv);
+
 #endif

@@ -16,6 +16,8 @@
 
 #include "tools.h"
 
+int cmd_serve(int argc, char **argv); /* vigil serve (serve.c) */
+
 static void usage(FILE *to)
 {
     fputs("usage: vigil <command> [options]\n"
@@ -23,6 +25,8 @@ static void usage(FILE *to)
           "commands:\n"
           "  tsdb import FILE --data-dir DIR   import OpenMetrics text with timestamps\n"
           "  tsdb stats --data-dir DIR         show what a store holds\n"
+          "  promql-test FILE...               run PromQL test scripts (Prometheus's format)\n"
+          "  serve --data-dir DIR [--listen ADDR]  Prometheus's query API over a store\n"
           "  help                              show this text\n",
           to);
 }
@@ -189,5 +193,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "tsdb") == 0)
         return cmd_tsdb(argc - 1, argv + 1);
+    if (strcmp(cmd, "promql-test") == 0)
+        return cmd_promql_test(argc - 1, argv + 1);
+    if (strcmp(cmd, "serve") == 0)
+        return cmd_serve(argc - 1, argv + 1);
     return usage_error("unknown command '%s'", cmd);
 }

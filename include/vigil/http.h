@@ -16,7 +16,9 @@
 #include "vigil/export.h"
 #include "vigil/health.h"
 #include "vigil/metrics.h"
+#include "vigil/promql.h"
 #include "vigil/status.h"
+#include "vigil/tsdb.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -55,6 +57,15 @@ VIGIL_API vigil_status vigil_http_server_route(vigil_http_server *srv, const cha
                                                bool allow_post, vigil_http_handler handler,
                                                void *user);
 
+/* Adds a prefix route: every path that starts with `prefix` (which starts and ends with '/',
+ * e.g. "/api/v1/label/") and has no exact route goes to handler; of several prefix routes the
+ * longest that matches wins. allow_post as for vigil_http_server_route.
+ * Errors: as vigil_http_server_route, VIGIL_EINVAL (prefix not starting and ending with '/').
+ * Thread-safety: as vigil_http_server_route. */
+VIGIL_API vigil_status vigil_http_server_route_prefix(vigil_http_server *srv, const char *prefix,
+                                                      bool allow_post, vigil_http_handler handler,
+                                                      void *user);
+
 /* Routes `path` to the exposition of `reg`, negotiated by Accept, gzip by Accept-Encoding.
  * Errors: as vigil_http_server_route. Thread-safety: as vigil_http_server_route. */
 VIGIL_API vigil_status vigil_http_server_serve_metrics(vigil_http_server *srv, const char *path,
@@ -82,6 +93,43 @@ VIGIL_API vigil_status vigil_http_server_serve_health(vigil_http_server *srv, co
  * vigil_http_server_route. */
 VIGIL_API vigil_status vigil_http_server_serve_events(vigil_http_server *srv, const char *path,
                                                       vigil_event_bus *bus);
+
+/* --- Prometheus HTTP query API ---
+ * A store (vigil/tsdb.h) answered over HTTP the way Prometheus 2.42 answers, so that Grafana's
+ * Prometheus data source, promtool, or any client written for Prometheus can query it:
+ *   prefix/query              GET, POST   query, time, timeout
+ *   prefix/query_range        GET, POST   query, start, end, step, timeout
+ *   prefix/series             GET, POST   match[] (repeated), start, end
+ *   prefix/labels             GET, POST   match[] (optional), start, end
+ *   prefix/label/<name>/values GET        match[] (optional), start, end
+ *   prefix/metadata           GET         limit, metric
+ *   prefix/status/buildinfo   GET         vigil's version in Prometheus's shape
+ * Parameters, JSON bodies, error types and HTTP codes are Prometheus's (docs/http-api.md):
+ * times as RFC 3339 or Unix seconds, durations as "1m30s" or seconds, a POST body as
+ * application/x-www-form-urlencoded, errors as {"status":"error","errorType":"bad_data",...}
+ * with 400 (bad_data), 422 (execution), 503 (timeout) or 500 (internal). */
+typedef struct vigil_query_api vigil_query_api;
+
+/* Creates the API over db, with the engine options opts (NULL: vigil_promql_options_init's
+ * defaults) copied. opts->timeout_ms also caps the `timeout` a request may ask for; 0 leaves
+ * requests unlimited unless they ask. db must outlive the handle.
+ * Errors: VIGIL_EINVAL (db or out NULL), VIGIL_ENOMEM. Thread-safety: any thread. */
+VIGIL_API vigil_status vigil_query_api_new(vigil_tsdb *db, const vigil_promql_options *opts,
+                                           vigil_query_api **out);
+
+/* Frees the handle. Stop or free every server serving it first. NULL is a no-op.
+ * Thread-safety: no server may be running with it. */
+VIGIL_API void vigil_query_api_free(vigil_query_api *api);
+
+/* Routes the API's endpoints under prefix (e.g. "/api/v1"). Requests run on the server's
+ * threads, concurrently with each other and with appends to the store; a query occupies its
+ * thread until it ends or its timeout passes. The handle must outlive the server's running
+ * period. Errors: as vigil_http_server_route (routes added before a failure stay),
+ * VIGIL_EINVAL (NULL argument; prefix not starting with '/', ending with '/' or longer than 200
+ * bytes). Thread-safety: as vigil_http_server_route. */
+VIGIL_API vigil_status vigil_http_server_serve_query_api(vigil_http_server *srv,
+                                                         const char *prefix,
+                                                         vigil_query_api *api);
 
 /* Binds and starts serving. Errors: VIGIL_EADDR (bind failed, with the reason), VIGIL_ESTATE,
  * VIGIL_EIO (the HTTP daemon could not start its threads).

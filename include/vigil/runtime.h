@@ -19,6 +19,8 @@
  *   VIGIL_HEALTH_PATH      /path
  *   VIGIL_HISTORY_ENABLED  0/1                VIGIL_HISTORY_DIR   /var/lib/app/vigil
  *   VIGIL_SCRAPE_INTERVAL_MS N                VIGIL_HISTORY_RETENTION_HOURS N
+ *   VIGIL_QUERY_API_ENABLED 0/1               VIGIL_QUERY_API_PATH /path
+ *   VIGIL_QUERY_TIMEOUT_MS N
  *
  * With health enabled (the default) the runtime also owns a health runner (vigil/health.h):
  * started by vigil_start, stopped by vigil_stop, its endpoints served next to the metrics
@@ -27,6 +29,10 @@
  *
  * Given an event bus (options.events), the runtime also serves its recent events as JSON at
  * options.events_path (/api/v1/events) on the same server; the bus stays the caller's.
+ *
+ * With history enabled, the same server also answers Prometheus's HTTP query API over the
+ * history (vigil_http_server_serve_query_api at options.query_api_path, /api/v1): Grafana or
+ * any Prometheus client can use the metrics port as a Prometheus data source.
  */
 #ifndef VIGIL_RUNTIME_H
 #define VIGIL_RUNTIME_H
@@ -72,6 +78,11 @@ typedef struct vigil_options {
                                         at start); NULL (default): in memory only */
     unsigned scrape_interval_ms;     /* self-scrape period, 1000..86400000; default 15000 */
     int64_t history_retention_ms;    /* how long history is kept; default 15 days */
+    bool query_api_enabled;          /* with history, serve Prometheus's query API over it
+                                        next to the metrics; default true */
+    const char *query_api_path;      /* its prefix; default "/api/v1" */
+    unsigned query_timeout_ms;       /* longest a query may run (and cap of a request's
+                                        timeout parameter), 1..3600000; default 30000 */
 } vigil_options;
 
 /* Fills the defaults above. Thread-safety: any thread. */

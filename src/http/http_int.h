@@ -55,6 +55,7 @@ struct vigil_http_response {
 typedef struct vigil__http_route {
     struct vigil__http_route *next; /* the server's list, for freeing */
     char *path;
+    bool prefix;                     /* routes every path under `path` without an exact route */
     bool allow_post;
     vigil_http_handler handler;
     void *user;

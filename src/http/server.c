@@ -195,14 +195,10 @@ VIGIL_API vigil_status vigil_http_server_new(const vigil_http_options *opts,
     return VIGIL_OK;
 }
 
-VIGIL_API vigil_status vigil_http_server_route(vigil_http_server *srv, const char *path,
-                                               bool allow_post, vigil_http_handler handler,
-                                               void *user)
+/* Adds an exact route, or a prefix route (prefix true), to the table. */
+static vigil_status add_route(vigil_http_server *srv, const char *path, bool prefix,
+                              bool allow_post, vigil_http_handler handler, void *user)
 {
-    if (srv == NULL || path == NULL || handler == NULL)
-        return vigil__fail(VIGIL_EINVAL, "http route: NULL argument");
-    if (path[0] != '/')
-        return vigil__fail(VIGIL_EINVAL, "http route \"%.128s\": path must start with '/'", path);
     vigil__http_route *r = vigil__calloc(1, sizeof *r);
     char *p = vigil__strdup(path);
     if (r == NULL || p == NULL) {
@@ -211,6 +207,7 @@ VIGIL_API vigil_status vigil_http_server_route(vigil_http_server *srv, const cha
         return vigil__fail(VIGIL_ENOMEM, "out of memory adding http route %.128s", path);
     }
     r->path = p;
+    r->prefix = prefix;
     r->allow_post = allow_post;
     r->handler = handler;
     r->user = user;
@@ -235,6 +232,30 @@ VIGIL_API vigil_status vigil_http_server_route(vigil_http_server *srv, const cha
         vigil__free(r);
     }
     return st;
+}
+
+VIGIL_API vigil_status vigil_http_server_route(vigil_http_server *srv, const char *path,
+                                               bool allow_post, vigil_http_handler handler,
+                                               void *user)
+{
+    if (srv == NULL || path == NULL || handler == NULL)
+        return vigil__fail(VIGIL_EINVAL, "http route: NULL argument");
+    if (path[0] != '/')
+        return vigil__fail(VIGIL_EINVAL, "http route \"%.128s\": path must start with '/'", path);
+    return add_route(srv, path, false, allow_post, handler, user);
+}
+
+VIGIL_API vigil_status vigil_http_server_route_prefix(vigil_http_server *srv, const char *prefix,
+                                                      bool allow_post, vigil_http_handler handler,
+                                                      void *user)
+{
+    if (srv == NULL || prefix == NULL || handler == NULL)
+        return vigil__fail(VIGIL_EINVAL, "http prefix route: NULL argument");
+    size_t n = strlen(prefix);
+    if (n == 0 || prefix[0] != '/' || prefix[n - 1] != '/')
+        return vigil__fail(VIGIL_EINVAL,
+                           "http prefix route \"%.128s\": must start and end with '/'", prefix);
+    return add_route(srv, prefix, true, allow_post, handler, user);
 }
 
 /* libmicrohttpd must never print: the library reports through statuses only. */
@@ -519,10 +540,28 @@ static bool has_body(struct MHD_Connection *conn)
                                        MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
 }
 
+/* The longest prefix route under which path lies, or NULL. The list is read without the lock
+ * for the reason the route table is (see the top of this file). */
+static const vigil__http_route *prefix_route(const vigil_http_server *srv, const char *path)
+{
+    const vigil__http_route *best = NULL;
+    size_t best_len = 0;
+    for (const vigil__http_route *r = srv->route_list; r != NULL; r = r->next) {
+        size_t n = strlen(r->path);
+        if (r->prefix && n > best_len && strncmp(path, r->path, n) == 0) {
+            best = r;
+            best_len = n;
+        }
+    }
+    return best;
+}
+
 /* Decides from the request line and headers what the request may do. */
 static void classify(const vigil_http_server *srv, struct vigil_http_request *req)
 {
     req->route = vigil__strmap_get(&srv->routes, req->path);
+    if (req->route == NULL)
+        req->route = prefix_route(srv, req->path);
     if (req->route == NULL) {
         req->early_status = MHD_HTTP_NOT_FOUND;
         return;

@@ -82,7 +82,9 @@ typedef enum pq_aggop {
 
 const char *vigil__pq_aggop_name(pq_aggop op);
 
-/* Every function of Prometheus 2.42 except the experimental native-histogram ones. */
+/* Every function of Prometheus 2.42. The three native-histogram ones (histogram_count,
+ * histogram_sum, histogram_fraction) read only native histogram samples, which vigil does not
+ * store: over float samples they return nothing, exactly as Prometheus does. */
 typedef enum pq_fn_id {
     PQ_FN_ABS, PQ_FN_ABSENT, PQ_FN_ABSENT_OVER_TIME, PQ_FN_ACOS, PQ_FN_ACOSH, PQ_FN_ASIN,
     PQ_FN_ASINH, PQ_FN_ATAN, PQ_FN_ATANH, PQ_FN_AVG_OVER_TIME, PQ_FN_CEIL, PQ_FN_CHANGES,
@@ -97,6 +99,7 @@ typedef enum pq_fn_id {
     PQ_FN_SGN, PQ_FN_SIN, PQ_FN_SINH, PQ_FN_SORT, PQ_FN_SORT_DESC, PQ_FN_SQRT,
     PQ_FN_STDDEV_OVER_TIME, PQ_FN_STDVAR_OVER_TIME, PQ_FN_SUM_OVER_TIME, PQ_FN_TAN, PQ_FN_TANH,
     PQ_FN_TIME, PQ_FN_TIMESTAMP, PQ_FN_VECTOR, PQ_FN_YEAR,
+    PQ_FN_HISTOGRAM_COUNT, PQ_FN_HISTOGRAM_SUM, PQ_FN_HISTOGRAM_FRACTION,
     PQ_FN_COUNT_ /* number of functions */
 } pq_fn_id;
 

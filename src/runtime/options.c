@@ -26,6 +26,9 @@ VIGIL_API void vigil_options_init(vigil_options *o)
     o->events_path = "/api/v1/events";
     o->scrape_interval_ms = 15000;
     o->history_retention_ms = INT64_C(15) * 24 * 3600 * 1000;
+    o->query_api_enabled = true;
+    o->query_api_path = "/api/v1";
+    o->query_timeout_ms = 30000;
 }
 
 /* Environment-derived strings: written under env_lock, kept for the process's life. */
@@ -165,6 +168,18 @@ static vigil_status apply_env(vigil_options *o)
     if (st == VIGIL_OK && (v = getenv("VIGIL_HISTORY_RETENTION_HOURS")) != NULL &&
         (st = parse_count("VIGIL_HISTORY_RETENTION_HOURS", v, 24 * 365 * 100, &n)) == VIGIL_OK)
         o->history_retention_ms = (int64_t)n * 3600 * 1000;
+    if (st == VIGIL_OK && (v = getenv("VIGIL_QUERY_API_ENABLED")) != NULL)
+        st = parse_bool("VIGIL_QUERY_API_ENABLED", v, &o->query_api_enabled);
+    if (st == VIGIL_OK && (v = getenv("VIGIL_QUERY_API_PATH")) != NULL) {
+        size_t n = strlen(v);
+        if (n < 2 || v[0] != '/' || v[n - 1] == '/')
+            return vigil__fail(VIGIL_EINVAL, "VIGIL_QUERY_API_PATH=\"%s\": must start with / "
+                               "and not end with /", v);
+        o->query_api_path = v;
+    }
+    if (st == VIGIL_OK && (v = getenv("VIGIL_QUERY_TIMEOUT_MS")) != NULL &&
+        (st = parse_count("VIGIL_QUERY_TIMEOUT_MS", v, 3600000, &n)) == VIGIL_OK)
+        o->query_timeout_ms = (unsigned)n;
     if (st == VIGIL_OK && (v = getenv("VIGIL_HTTP_THREADS")) != NULL &&
         (st = parse_count("VIGIL_HTTP_THREADS", v, 64, &n)) == VIGIL_OK)
         o->http_threads = (unsigned)n;

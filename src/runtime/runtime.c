@@ -1,12 +1,14 @@
 /* runtime.c — vigil_start / vigil_stop: the one call that wires a registry, the process
- * collector, the health runner, the HTTP exposition and (given a bus) the recent-events route
- * together from an options struct, and the one that takes the threads down again. Start is
- * all-or-nothing: on any failure what was started is stopped.
+ * collector, the health runner, the HTTP exposition, (given a bus) the recent-events route and
+ * (with history) the Prometheus query API together from an options struct, and the one that
+ * takes the threads down again. Start is all-or-nothing: on any failure what was started is
+ * stopped.
  *
- * Order matters twice. At start, the health routes must be added before the server starts (a
- * running server takes no new routes), and the runner's metrics are registered only once the
- * server is up, so a start that fails to bind never touches the registry. At stop, the server
- * goes first: its handlers read the runner, which must outlive them. */
+ * Order matters twice. At start, the health and query routes must be added before the server
+ * starts (a running server takes no new routes), the store exists before them (history starts
+ * first), and the runner's metrics are registered only once the server is up, so a start that
+ * fails to bind never touches the registry. At stop, the server goes first: its handlers read
+ * the runner, the query API and the store, which must outlive them. */
 #include <stdio.h>
 #include <string.h>
 
@@ -24,7 +26,22 @@ struct vigil_runtime {
     char health_url[320];
     char events_url[320];
     vigil__history *history;
+    vigil_query_api *query_api; /* NULL unless history and the query API are both on */
 };
+
+/* Prometheus's query API over the history, on the metrics server. */
+static vigil_status serve_query_api(vigil_runtime *rt, const vigil_options *o)
+{
+    if (rt->history == NULL || !o->query_api_enabled)
+        return VIGIL_OK;
+    vigil_promql_options po;
+    vigil_promql_options_init(&po);
+    po.timeout_ms = o->query_timeout_ms;
+    vigil_status st = vigil_query_api_new(vigil__history_tsdb(rt->history), &po, &rt->query_api);
+    if (st == VIGIL_OK)
+        st = vigil_http_server_serve_query_api(rt->http, o->query_api_path, rt->query_api);
+    return st;
+}
 
 static vigil_status start_http(vigil_runtime *rt, const vigil_options *o)
 {
@@ -40,6 +57,8 @@ static vigil_status start_http(vigil_runtime *rt, const vigil_options *o)
         st = vigil_http_server_serve_health(rt->http, o->health_path, rt->health);
     if (st == VIGIL_OK && o->events != NULL)
         st = vigil_http_server_serve_events(rt->http, o->events_path, o->events);
+    if (st == VIGIL_OK)
+        st = serve_query_api(rt, o);
     if (st == VIGIL_OK)
         st = vigil_http_server_start(rt->http);
     if (st != VIGIL_OK)
@@ -89,6 +108,11 @@ VIGIL_API vigil_status vigil_start(const vigil_options *opts, vigil_runtime **ou
         (o.events_path == NULL || o.events_path[0] != '/'))
         return vigil__fail(VIGIL_EINVAL, "an events path starting with / is required when an "
                            "event bus is given and metrics are enabled");
+    if (o.history_enabled && o.query_api_enabled && o.metrics_enabled &&
+        (o.query_api_path == NULL || o.query_api_path[0] != '/' || o.query_timeout_ms == 0 ||
+         o.query_timeout_ms > 3600000))
+        return vigil__fail(VIGIL_EINVAL, "the query API needs a path starting with / and a "
+                           "query timeout from 1 to 3600000 ms");
     vigil_runtime *rt = vigil__calloc(1, sizeof *rt);
     if (rt == NULL)
         return vigil__fail(VIGIL_ENOMEM, "out of memory starting vigil");
@@ -133,7 +157,8 @@ VIGIL_API void vigil_stop(vigil_runtime *rt)
 {
     if (rt == NULL)
         return;
-    vigil_http_server_free(rt->http); /* first: its handlers read the health runner */
+    vigil_http_server_free(rt->http); /* first: its handlers read the runner and the store */
+    vigil_query_api_free(rt->query_api);
     vigil_health_runner_free(rt->health);
     vigil__history_stop(rt->history);
     if (rt->own_host_collector)

@@ -496,7 +496,8 @@ static void every_function_is_in_the_table_under_its_name(void **state)
         assert_true(fn->return_type == PQ_T_VECTOR || fn->return_type == PQ_T_SCALAR);
     }
     assert_null(vigil__pq_function_lookup("RATE"));
-    assert_null(vigil__pq_function_lookup("histogram_count"));
+    assert_null(vigil__pq_function_lookup("histogram_counts"));
+    assert_int_equal(vigil__pq_function_lookup("histogram_fraction")->n_args, 3);
     assert_null(vigil__pq_function(PQ_FN_COUNT_));
     const pq_function *lr = vigil__pq_function_lookup("label_replace");
     assert_int_equal(lr->n_args, 5);
