@@ -220,7 +220,8 @@ VIGIL_API void vigil_tsdb_series_set_free(vigil_tsdb_series_set *set);
 VIGIL_API bool vigil_tsdb_series_next(vigil_tsdb_series_set *set);
 /* The status that ended iteration early (VIGIL_OK at a normal end). */
 VIGIL_API vigil_status vigil_tsdb_series_set_status(const vigil_tsdb_series_set *set);
-/* The current series' labels, sorted by name (__name__ first when present); valid until next. */
+/* The current series' labels, sorted byte-wise by name as Prometheus sorts them (so "Zone"
+ * comes before "__name__"); valid until next. */
 VIGIL_API size_t vigil_tsdb_series_labels(const vigil_tsdb_series_set *set,
                                           const vigil_label **labels);
 /* The current series' samples within the range, oldest first, decoded into arrays owned by the

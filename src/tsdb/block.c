@@ -4,8 +4,10 @@
  * Timestamps: all distinct timestamp columns of the block go into one frame, so series scraped
  * together (which share their timestamps exactly) store them once. Values: one column per
  * series, in frames of FRAME_SERIES series in handle order, which keeps a family's series (and
- * a histogram's buckets) next to each other for the compressor. Label sets are stored too, so a
- * block can be loaded without the WAL; a loaded block maps them back to this run's handles.
+ * a histogram's buckets) next to each other for the compressor. The series table (blocktab.c)
+ * says where each series' columns are and what its labels are, so a block can be loaded without
+ * the WAL; a loaded block maps the label sets back to this run's handles. Decoding for queries
+ * is in block_read.c.
  *
  * A block is reference counted: the store holds one reference, each querier one more, so
  * retention can drop a block that a query is still reading; the file is deleted when the last
@@ -25,24 +27,28 @@
 #include "tsdb_int.h"
 
 #define MAGIC "VIGILBLK"
-#define VERSION 1u
-#define HEADER_SIZE 96u
-#define SERIES_ENTRY 36u /* frame u32, column u32, ts_column u32, count u32, mint i64, maxt i64,
-                            reserved u32 */
+#define VERSION 2u
+#define HEADER_SIZE 56u
 #define FRAME_SERIES 512
-#define LABELS_ZSTD_LEVEL 9
+#define TABLE_ZSTD_LEVEL 9 /* higher levels save ~1% of the table for 20x the time */
 #define BLOCK_CAP ((size_t)1 << 31)
+#define TABLE_RAW_MAX ((size_t)1 << 30)
+/* Bytes a series takes in the series table at least: its timestamp column, its column offset,
+ * its label count and one label ("x" NUL NUL). */
+#define MIN_SERIES_BYTES 6u
 
 struct vigil__tsdb_block {
     _Atomic int refs;
     bool doomed;
-    char *path;                      /* NULL in memory mode */
-    int64_t mint, maxt;              /* [mint, maxt) */
+    char *path;         /* NULL in memory mode */
+    int64_t mint, maxt; /* [mint, maxt) */
     uint64_t nsamples;
-    uint8_t *bytes;                  /* the whole image */
+    uint8_t *bytes; /* the whole image */
     size_t len;
     vigil__tsdb_block_series *series; /* sorted by ref */
     uint32_t nseries;
+    const uint8_t *table; /* the series table, zstd-compressed */
+    size_t table_len, table_raw_len;
     const uint8_t *ts_frame;
     size_t ts_frame_len;
     uint32_t nframes;
@@ -121,6 +127,13 @@ const vigil__tsdb_block_series *vigil__tsdb_block_series_at(const vigil__tsdb_bl
 const vigil__tsdb_block_series *vigil__tsdb_block_find(const vigil__tsdb_block *b,
                                                        vigil_tsdb_ref ref)
 {
+    /* Handles are dense and a block holds most series, so the entry is usually where the
+     * handle's distance from the first one says; a search otherwise. */
+    if (b->nseries && ref >= b->series[0].ref) {
+        size_t guess = ref - b->series[0].ref;
+        if (guess < b->nseries && b->series[guess].ref == ref)
+            return &b->series[guess];
+    }
     size_t lo = 0, hi = b->nseries;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -130,6 +143,20 @@ const vigil__tsdb_block_series *vigil__tsdb_block_find(const vigil__tsdb_block *
             hi = mid;
     }
     return lo < b->nseries && b->series[lo].ref == ref ? &b->series[lo] : NULL;
+}
+
+void vigil__tsdb_block_frame(const vigil__tsdb_block *b, uint32_t frame, const uint8_t **bytes,
+                             size_t *len)
+{
+    *bytes = frame == VIGIL__TSDB_TS_FRAME ? b->ts_frame : b->frames[frame];
+    *len = frame == VIGIL__TSDB_TS_FRAME ? b->ts_frame_len : b->frame_lens[frame];
+}
+
+vigil_status vigil__tsdb_block_corrupt(const vigil__tsdb_block *b, const char *what)
+{
+    char copy[512]; /* what may be the message buffer that vigil__fail writes */
+    snprintf(copy, sizeof copy, "%s", what);
+    return vigil__fail(VIGIL_ECORRUPT, "block %s: %s", b->path ? b->path : "(memory)", copy);
 }
 
 void vigil__tsdb_block_ref(vigil__tsdb_block *b)
@@ -160,10 +187,9 @@ void vigil__tsdb_block_unref(vigil__tsdb_block *b)
 
 typedef struct build_ctx {
     vigil__tsdb_frame_builder *ts, *vals;
-    vigil_buffer frames;      /* value frames, back to back */
-    vigil_buffer frame_dir;   /* (offset u64, length u64) per value frame, relative */
-    vigil_buffer labels;      /* the label table, before compression */
-    vigil_buffer series;      /* series entries */
+    vigil__tsdb_blocktab tab;
+    vigil_buffer frames;    /* value frames, back to back */
+    vigil_buffer frame_dir; /* u32 length per value frame */
     vigil__tsdb_block_series *entries;
     uint32_t nentries, capentries, nframes, in_frame;
     uint64_t nsamples;
@@ -178,48 +204,19 @@ static vigil_status finish_value_frame(build_ctx *x)
         return VIGIL_OK;
     size_t off = x->frames.len;
     vigil_status st = vigil__tsdb_frame_finish(x->vals, &x->frames);
+    if (st == VIGIL_OK)
+        st = vigil__tsdb_blocktab_end_frame(&x->tab);
     if (st)
         return st;
-    uint8_t d[16];
-    put_u64(d, off);
-    put_u64(d + 8, x->frames.len - off);
+    uint8_t d[4];
+    put_u32(d, (uint32_t)(x->frames.len - off));
     x->nframes++;
     x->in_frame = 0;
     return buf_put(&x->frame_dir, d, sizeof d);
 }
 
-static vigil_status put_labels(build_ctx *x, const vigil__tsdb_labels *ls)
+static vigil_status push_entry(build_ctx *x, const vigil__tsdb_block_series *e)
 {
-    uint8_t n[2] = {(uint8_t)ls->n, (uint8_t)(ls->n >> 8)};
-    vigil_status st = buf_put(&x->labels, n, 2);
-    for (uint32_t i = 0; st == VIGIL_OK && i < ls->n; i++) {
-        st = buf_put(&x->labels, ls->l[i].name, strlen(ls->l[i].name) + 1);
-        if (st == VIGIL_OK)
-            st = buf_put(&x->labels, ls->l[i].value, strlen(ls->l[i].value) + 1);
-    }
-    return st;
-}
-
-static vigil_status add_series(build_ctx *x, const vigil__tsdb_series *s, size_t n)
-{
-    uint32_t ts_col, val_col;
-    vigil_status st = vigil__tsdb_frame_add_ts(x->ts, x->t, n, &ts_col);
-    if (st == VIGIL_OK)
-        st = vigil__tsdb_frame_add_values(x->vals, x->v, n, &val_col);
-    if (st == VIGIL_OK)
-        st = put_labels(x, s->labels);
-    if (st)
-        return st;
-    uint8_t e[SERIES_ENTRY] = {0};
-    put_u32(e, x->nframes);
-    put_u32(e + 4, val_col);
-    put_u32(e + 8, ts_col);
-    put_u32(e + 12, (uint32_t)n);
-    put_u64(e + 16, (uint64_t)x->t[0]);
-    put_u64(e + 24, (uint64_t)x->t[n - 1]);
-    st = buf_put(&x->series, e, sizeof e);
-    if (st)
-        return st;
     if (x->nentries == x->capentries) {
         uint32_t cap = x->capentries ? x->capentries * 2 : 1024;
         vigil__tsdb_block_series *ne = vigil__realloc(x->entries, cap * sizeof *ne);
@@ -228,9 +225,27 @@ static vigil_status add_series(build_ctx *x, const vigil__tsdb_series *s, size_t
         x->entries = ne;
         x->capentries = cap;
     }
-    x->entries[x->nentries++] =
-        (vigil__tsdb_block_series){s->ref, x->nframes, val_col, ts_col, (uint32_t)n, x->t[0],
-                                   x->t[n - 1]};
+    x->entries[x->nentries++] = *e;
+    return VIGIL_OK;
+}
+
+/* The n samples of s in x->t / x->v become the next series of the block. */
+static vigil_status add_series(build_ctx *x, const vigil__tsdb_series *s, size_t n)
+{
+    uint32_t ts_col = 0, val_col = 0;
+    vigil_status st = vigil__tsdb_frame_add_ts(x->ts, x->t, n, &ts_col);
+    if (st == VIGIL_OK && ts_col == x->tab.nts) /* a timestamp column not seen before */
+        st = vigil__tsdb_blocktab_add_ts(&x->tab, (uint32_t)n, x->t[0], x->t[n - 1]);
+    if (st == VIGIL_OK)
+        st = vigil__tsdb_frame_add_values(x->vals, x->v, n, &val_col);
+    if (st == VIGIL_OK)
+        st = vigil__tsdb_blocktab_add_series(&x->tab, ts_col, val_col, s->labels);
+    vigil__tsdb_block_series e = {s->ref,      x->nframes, val_col, ts_col,
+                                  (uint32_t)n, false,      x->t[0], x->t[n - 1]};
+    if (st == VIGIL_OK)
+        st = push_entry(x, &e);
+    if (st)
+        return st;
     x->nsamples += n;
     if (++x->in_frame == FRAME_SERIES)
         return finish_value_frame(x);
@@ -254,47 +269,62 @@ static vigil_status collect_series(vigil_tsdb *db, build_ctx *x, int64_t mint, i
     return finish_value_frame(x);
 }
 
-/* The image: header, compressed labels, series entries, timestamp frame, value frames, frame
- * directory, then a CRC-32 of everything before it. */
+/* The series table, zstd-compressed, into z (allocated). */
+static vigil_status pack_table(build_ctx *x, uint8_t **z, size_t *zlen, size_t *rawlen)
+{
+    vigil_buffer raw;
+    vigil_buffer_init(&raw, BLOCK_CAP);
+    vigil_status st = vigil__tsdb_blocktab_finish(&x->tab, &raw);
+    size_t zcap = ZSTD_compressBound(raw.len);
+    *z = st ? NULL : vigil__malloc(zcap);
+    if (!st && !*z)
+        st = vigil__fail(VIGIL_ENOMEM, "block series table");
+    if (!st) {
+        *zlen = ZSTD_compress(*z, zcap, raw.data, raw.len, TABLE_ZSTD_LEVEL);
+        if (ZSTD_isError(*zlen))
+            st = vigil__fail(VIGIL_EIO, "zstd: %s", ZSTD_getErrorName(*zlen));
+    }
+    *rawlen = raw.len;
+    vigil_buffer_free(&raw);
+    return st;
+}
+
+static void put_header(uint8_t *h, const build_ctx *x, int64_t mint, int64_t maxt, size_t zlen,
+                       size_t rawlen, size_t tslen)
+{
+    memset(h, 0, HEADER_SIZE);
+    memcpy(h, MAGIC, 8);
+    put_u32(h + 8, VERSION);
+    put_u32(h + 12, x->nentries);
+    put_u64(h + 16, (uint64_t)mint);
+    put_u64(h + 24, (uint64_t)maxt);
+    put_u64(h + 32, x->nsamples);
+    put_u32(h + 40, x->nframes);
+    put_u32(h + 44, (uint32_t)zlen);
+    put_u32(h + 48, (uint32_t)rawlen);
+    put_u32(h + 52, (uint32_t)tslen);
+}
+
+/* The image: header, series table, timestamp frame, value frames, frame directory, then a CRC-32
+ * of everything before it. */
 static vigil_status assemble(build_ctx *x, int64_t mint, int64_t maxt, vigil_buffer *img)
 {
     vigil_buffer tsf;
     vigil_buffer_init(&tsf, BLOCK_CAP);
+    uint8_t *z = NULL;
+    size_t zlen = 0, rawlen = 0;
     vigil_status st = vigil__tsdb_frame_finish(x->ts, &tsf);
-    size_t zcap = ZSTD_compressBound(x->labels.len);
-    uint8_t *z = st ? NULL : vigil__malloc(zcap);
-    if (!st && !z)
-        st = vigil__fail(VIGIL_ENOMEM, "block label table");
-    size_t zlen = 0;
+    if (!st)
+        st = pack_table(x, &z, &zlen, &rawlen);
+    if (!st && (zlen > UINT32_MAX || rawlen > UINT32_MAX || tsf.len > UINT32_MAX))
+        st = vigil__fail(VIGIL_ELIMIT, "block sections above 4 GiB");
+    uint8_t h[HEADER_SIZE];
     if (!st) {
-        zlen = ZSTD_compress(z, zcap, x->labels.data, x->labels.len, LABELS_ZSTD_LEVEL);
-        if (ZSTD_isError(zlen))
-            st = vigil__fail(VIGIL_EIO, "zstd: %s", ZSTD_getErrorName(zlen));
-    }
-    uint8_t h[HEADER_SIZE] = {0};
-    if (!st) {
-        uint64_t off = HEADER_SIZE;
-        memcpy(h, MAGIC, 8);
-        put_u32(h + 8, VERSION);
-        put_u64(h + 16, (uint64_t)mint);
-        put_u64(h + 24, (uint64_t)maxt);
-        put_u64(h + 32, x->nsamples);
-        put_u32(h + 40, x->nentries);
-        put_u32(h + 44, x->nframes);
-        put_u64(h + 48, off); /* labels */
-        put_u64(h + 56, zlen);
-        put_u64(h + 64, x->labels.len);
-        off += zlen;
-        put_u64(h + 72, off); /* series entries */
-        off += x->series.len;
-        put_u64(h + 80, off); /* timestamp frame, then value frames, then the directory */
-        put_u64(h + 88, tsf.len);
+        put_header(h, x, mint, maxt, zlen, rawlen, tsf.len);
         st = buf_put(img, h, sizeof h);
     }
     if (!st)
         st = buf_put(img, z, zlen);
-    if (!st)
-        st = buf_put(img, x->series.data, x->series.len);
     if (!st)
         st = buf_put(img, tsf.data, tsf.len);
     if (!st)
@@ -315,52 +345,33 @@ static void build_free(build_ctx *x)
 {
     vigil__tsdb_frame_builder_free(x->ts);
     vigil__tsdb_frame_builder_free(x->vals);
+    vigil__tsdb_blocktab_free(&x->tab);
     vigil_buffer_free(&x->frames);
     vigil_buffer_free(&x->frame_dir);
-    vigil_buffer_free(&x->labels);
-    vigil_buffer_free(&x->series);
     vigil__free(x->entries);
     vigil__free(x->t);
     vigil__free(x->v);
 }
 
-static vigil_status parse_image(vigil__tsdb_block *b, bool with_entries);
+static vigil_status parse_image(vigil__tsdb_block *b);
 
-vigil_status vigil__tsdb_block_build(vigil_tsdb *db, int64_t mint, int64_t maxt,
-                                     vigil__tsdb_block **out)
+/* A block of the built image img with the entries of x (taken over). */
+static vigil_status make_block(build_ctx *x, vigil_buffer *img, vigil__tsdb_block **out)
 {
-    *out = NULL;
-    build_ctx x = {0};
-    vigil_buffer_init(&x.frames, BLOCK_CAP);
-    vigil_buffer_init(&x.frame_dir, BLOCK_CAP);
-    vigil_buffer_init(&x.labels, BLOCK_CAP);
-    vigil_buffer_init(&x.series, BLOCK_CAP);
-    vigil_status st = vigil__tsdb_frame_builder_new(0, 0, &x.ts);
-    if (!st)
-        st = vigil__tsdb_frame_builder_new(0, 0, &x.vals);
-    if (!st)
-        st = collect_series(db, &x, mint, maxt);
-    vigil__tsdb_block *b = NULL;
-    if (!st && x.nentries) {
-        vigil_buffer img;
-        vigil_buffer_init(&img, BLOCK_CAP);
-        st = assemble(&x, mint, maxt, &img);
-        b = st ? NULL : vigil__calloc(1, sizeof *b);
-        if (!st && !b)
-            st = vigil__fail(VIGIL_ENOMEM, "block");
-        if (!st) {
-            atomic_init(&b->refs, 1);
-            b->bytes = (uint8_t *)img.data; /* the buffer's storage becomes the block's */
-            b->len = img.len;
-            b->series = x.entries;
-            b->nseries = x.nentries;
-            x.entries = NULL;
-            st = parse_image(b, false);
-        } else {
-            vigil_buffer_free(&img);
-        }
+    vigil__tsdb_block *b = vigil__calloc(1, sizeof *b);
+    if (!b) {
+        vigil_buffer_free(img);
+        return vigil__fail(VIGIL_ENOMEM, "block");
     }
-    build_free(&x);
+    atomic_init(&b->refs, 1);
+    b->bytes = (uint8_t *)img->data; /* the buffer's storage becomes the block's */
+    b->len = img->len;
+    b->series = x->entries; /* built in handle order, as the block keeps them */
+    b->nseries = x->nentries;
+    x->entries = NULL;
+    vigil_status st = vigil__tsdb_blocktab_mark_shared(b->series, b->nseries);
+    if (!st)
+        st = parse_image(b);
     if (st) {
         vigil__tsdb_block_unref(b);
         return st;
@@ -369,64 +380,81 @@ vigil_status vigil__tsdb_block_build(vigil_tsdb *db, int64_t mint, int64_t maxt,
     return VIGIL_OK;
 }
 
-/* ---- reading an image ----------------------------------------------------------------------- */
-
-static vigil_status corrupt(const vigil__tsdb_block *b, const char *what)
+vigil_status vigil__tsdb_block_build(vigil_tsdb *db, int64_t mint, int64_t maxt,
+                                     vigil__tsdb_block **out)
 {
-    return vigil__fail(VIGIL_ECORRUPT, "block %s: %s", b->path ? b->path : "(memory)", what);
+    *out = NULL;
+    build_ctx x = {0};
+    vigil__tsdb_blocktab_init(&x.tab, mint, BLOCK_CAP);
+    vigil_buffer_init(&x.frames, BLOCK_CAP);
+    vigil_buffer_init(&x.frame_dir, BLOCK_CAP);
+    vigil_status st = vigil__tsdb_frame_builder_new(0, 0, &x.ts);
+    if (!st)
+        st = vigil__tsdb_frame_builder_new(0, 0, &x.vals);
+    if (!st)
+        st = collect_series(db, &x, mint, maxt);
+    if (!st && x.nentries) {
+        vigil_buffer img;
+        vigil_buffer_init(&img, BLOCK_CAP);
+        st = assemble(&x, mint, maxt, &img);
+        if (!st)
+            st = make_block(&x, &img, out);
+        else
+            vigil_buffer_free(&img);
+    }
+    build_free(&x);
+    return st;
 }
 
-/* Checks the header and the section bounds and points the frame table into the image; with
- * with_entries, also decodes the series entries (refs are filled in by the loader). */
-static vigil_status parse_image(vigil__tsdb_block *b, bool with_entries)
+/* ---- reading an image ----------------------------------------------------------------------- */
+
+/* The value frames, located through the directory at the end of the image: back to back from
+ * frames_off, nothing between the last one and the directory. */
+static vigil_status locate_frames(vigil__tsdb_block *b, uint64_t frames_off, uint64_t dir_off)
 {
-    const uint8_t *p = b->bytes;
-    if (b->len < HEADER_SIZE + 4 || memcmp(p, MAGIC, 8) != 0)
-        return corrupt(b, "not a vigil block (bad magic or too short)");
-    if (get_u32(p + 8) != VERSION)
-        return corrupt(b, "unknown format version");
-    if (get_u32(p + b->len - 4) != (uint32_t)crc32(0, p, (uInt)(b->len - 4)))
-        return corrupt(b, "checksum mismatch");
-    b->mint = (int64_t)get_u64(p + 16);
-    b->maxt = (int64_t)get_u64(p + 24);
-    b->nsamples = get_u64(p + 32);
-    uint32_t nseries = get_u32(p + 40);
-    b->nframes = get_u32(p + 44);
-    uint64_t series_off = get_u64(p + 72), ts_off = get_u64(p + 80), ts_len = get_u64(p + 88);
-    uint64_t body_end = b->len - 4, dir_len = (uint64_t)b->nframes * 16;
-    if (series_off > body_end || (uint64_t)nseries * SERIES_ENTRY > body_end - series_off ||
-        ts_off != series_off + (uint64_t)nseries * SERIES_ENTRY || ts_len > body_end - ts_off ||
-        dir_len > body_end - ts_off - ts_len)
-        return corrupt(b, "section bounds out of range");
-    b->ts_frame = p + ts_off;
-    b->ts_frame_len = ts_len;
-    uint64_t frames_off = ts_off + ts_len, dir_off = body_end - dir_len;
     b->frames = vigil__calloc(b->nframes + 1, sizeof *b->frames);
     b->frame_lens = vigil__calloc(b->nframes + 1, sizeof *b->frame_lens);
     if (!b->frames || !b->frame_lens)
         return vigil__fail(VIGIL_ENOMEM, "block frame table");
+    uint64_t off = frames_off;
     for (uint32_t i = 0; i < b->nframes; i++) {
-        uint64_t off = get_u64(p + dir_off + 16 * i), len = get_u64(p + dir_off + 16 * i + 8);
-        if (off > dir_off - frames_off || len > dir_off - frames_off - off)
-            return corrupt(b, "frame directory out of range");
-        b->frames[i] = p + frames_off + off;
+        uint64_t len = get_u32(b->bytes + dir_off + 4 * (uint64_t)i);
+        if (len > dir_off - off)
+            return vigil__tsdb_block_corrupt(b, "frame directory out of range");
+        b->frames[i] = b->bytes + off;
         b->frame_lens[i] = len;
+        off += len;
     }
-    if (!with_entries)
-        return VIGIL_OK;
-    b->series = vigil__calloc(nseries + 1, sizeof *b->series);
-    if (!b->series)
-        return vigil__fail(VIGIL_ENOMEM, "block series table");
-    b->nseries = nseries;
-    for (uint32_t i = 0; i < nseries; i++) {
-        const uint8_t *e = p + series_off + (uint64_t)i * SERIES_ENTRY;
-        b->series[i] = (vigil__tsdb_block_series){0, get_u32(e), get_u32(e + 4), get_u32(e + 8),
-                                                   get_u32(e + 12), (int64_t)get_u64(e + 16),
-                                                   (int64_t)get_u64(e + 24)};
-        if (b->series[i].frame >= b->nframes || b->series[i].count == 0)
-            return corrupt(b, "series entry out of range");
-    }
-    return VIGIL_OK;
+    return off == dir_off ? VIGIL_OK
+                          : vigil__tsdb_block_corrupt(b, "frame directory does not add up");
+}
+
+/* Checks the header, the checksum and the section bounds, and points the section pointers into
+ * the image. The series entries are the caller's (built, or decoded from the table). */
+static vigil_status parse_image(vigil__tsdb_block *b)
+{
+    const uint8_t *p = b->bytes;
+    if (b->len < HEADER_SIZE + 4 || memcmp(p, MAGIC, 8) != 0)
+        return vigil__tsdb_block_corrupt(b, "not a vigil block (bad magic or too short)");
+    if (get_u32(p + 8) != VERSION)
+        return vigil__tsdb_block_corrupt(b, "unknown format version");
+    if (get_u32(p + b->len - 4) != (uint32_t)crc32(0, p, (uInt)(b->len - 4)))
+        return vigil__tsdb_block_corrupt(b, "checksum mismatch");
+    b->mint = (int64_t)get_u64(p + 16);
+    b->maxt = (int64_t)get_u64(p + 24);
+    b->nsamples = get_u64(p + 32);
+    b->nframes = get_u32(p + 40);
+    uint64_t zlen = get_u32(p + 44), tslen = get_u32(p + 52);
+    uint64_t body_end = b->len - 4, dir_len = (uint64_t)b->nframes * 4;
+    if (b->maxt <= b->mint || get_u32(p + 12) == 0 || b->nframes == 0 ||
+        HEADER_SIZE + zlen + tslen + dir_len > body_end)
+        return vigil__tsdb_block_corrupt(b, "header out of range");
+    b->table = p + HEADER_SIZE;
+    b->table_len = zlen;
+    b->table_raw_len = get_u32(p + 48);
+    b->ts_frame = b->table + zlen;
+    b->ts_frame_len = tslen;
+    return locate_frames(b, HEADER_SIZE + zlen + tslen, body_end - dir_len);
 }
 
 static int compare_entries(const void *a, const void *b)
@@ -435,51 +463,87 @@ static int compare_entries(const void *a, const void *b)
     return x->ref < y->ref ? -1 : x->ref > y->ref;
 }
 
-/* Resolves the block's label table to this run's series (creating them), entry by entry. */
-static vigil_status resolve_series(vigil_tsdb *db, vigil__tsdb_block *b)
+typedef struct resolve_ctx {
+    vigil_tsdb *db;
+    vigil__tsdb_block_series *entries;
+} resolve_ctx;
+
+static vigil_status resolve_one(void *user, uint32_t i, const vigil_label *labels, size_t n)
 {
-    const uint8_t *p = b->bytes;
-    uint64_t zoff = get_u64(p + 48), zlen = get_u64(p + 56), rawlen = get_u64(p + 64);
-    if (zoff != HEADER_SIZE || zlen > b->len || rawlen > ((uint64_t)1 << 32))
-        return corrupt(b, "label table out of range");
-    char *raw = vigil__malloc(rawlen + 1);
-    if (!raw)
-        return vigil__fail(VIGIL_ENOMEM, "block label table");
-    size_t got = ZSTD_decompress(raw, rawlen, p + zoff, zlen);
-    vigil_status st = ZSTD_isError(got) || got != rawlen ? corrupt(b, "label table damaged")
-                                                         : VIGIL_OK;
-    const char *q = raw, *end = raw + rawlen;
-    raw[rawlen] = '\0';
-    for (uint32_t i = 0; st == VIGIL_OK && i < b->nseries; i++) {
-        vigil_label pairs[VIGIL__TSDB_LABELS_MAX];
-        if (end - q < 2) {
-            st = corrupt(b, "label table truncated");
-            break;
-        }
-        size_t n = (uint8_t)q[0] | (size_t)(uint8_t)q[1] << 8;
-        q += 2;
-        for (size_t k = 0; st == VIGIL_OK && k < n; k++) {
-            if (k >= VIGIL__TSDB_LABELS_MAX || q >= end) {
-                st = corrupt(b, "label table truncated");
-                break;
-            }
-            pairs[k].name = q;
-            q += strnlen(q, (size_t)(end - q)) + 1;
-            pairs[k].value = q < end ? q : "";
-            q += q < end ? strnlen(q, (size_t)(end - q)) + 1 : 0;
-            if (q > end)
-                st = corrupt(b, "label table truncated");
-        }
-        vigil__tsdb_series *s;
-        if (st == VIGIL_OK)
-            st = vigil__tsdb_series_from_pairs(db, pairs, n, false, &s);
-        if (st == VIGIL_OK)
-            b->series[i].ref = s->ref;
+    resolve_ctx *r = user;
+    vigil__tsdb_series *s;
+    vigil_status st = vigil__tsdb_series_from_pairs(r->db, labels, n, false, &s);
+    if (st == VIGIL_OK)
+        r->entries[i].ref = s->ref;
+    return st;
+}
+
+/* Decodes the series table into the block's entries, resolving each label set to this run's
+ * series (creating them), then sorts the entries by handle. */
+static vigil_status load_series(vigil_tsdb *db, vigil__tsdb_block *b)
+{
+    /* Sizes are checked before they size anything: a damaged header must not make the store
+     * allocate gigabytes. The table declares its size in its zstd frame too, and a series
+     * takes at least MIN_SERIES_BYTES of it. */
+    uint32_t nseries = get_u32(b->bytes + 12);
+    size_t raw_len = b->table_raw_len;
+    if (ZSTD_getFrameContentSize(b->table, b->table_len) != raw_len || raw_len > TABLE_RAW_MAX)
+        return vigil__tsdb_block_corrupt(b, "series table size out of range");
+    if ((uint64_t)nseries * MIN_SERIES_BYTES > raw_len)
+        return vigil__tsdb_block_corrupt(b, "more series than the series table can hold");
+    char *raw = vigil__malloc(raw_len ? raw_len : 1);
+    b->series = vigil__calloc(nseries, sizeof *b->series);
+    if (!raw || !b->series) {
+        vigil__free(raw);
+        return vigil__fail(VIGIL_ENOMEM, "block series table of %u series", nseries);
+    }
+    size_t got = ZSTD_decompress(raw, raw_len, b->table, b->table_len);
+    vigil_status st = ZSTD_isError(got) || got != raw_len
+                          ? vigil__tsdb_block_corrupt(b, "series table damaged")
+                          : VIGIL_OK;
+    vigil__tsdb_blocktab_expect x = {b->mint, b->maxt, b->nsamples, nseries, b->nframes};
+    resolve_ctx rc = {db, b->series};
+    if (st == VIGIL_OK) {
+        st = vigil__tsdb_blocktab_decode((const uint8_t *)raw, raw_len, &x, b->series, resolve_one,
+                                         &rc);
+        if (st == VIGIL_ECORRUPT)
+            st = vigil__tsdb_block_corrupt(b, vigil_errmsg());
     }
     vigil__free(raw);
     if (st == VIGIL_OK)
-        qsort(b->series, b->nseries, sizeof *b->series, compare_entries);
-    return st;
+        st = vigil__tsdb_blocktab_mark_shared(b->series, nseries);
+    if (st)
+        return st;
+    b->nseries = nseries;
+    qsort(b->series, b->nseries, sizeof *b->series, compare_entries);
+    return VIGIL_OK;
+}
+
+vigil_status vigil__tsdb_block_from_image(vigil_tsdb *db, uint8_t *bytes, size_t len,
+                                          const char *path, vigil__tsdb_block **out)
+{
+    *out = NULL;
+    vigil__tsdb_block *b = vigil__calloc(1, sizeof *b);
+    char *copy = path ? vigil__strdup(path) : NULL;
+    if (!b || (path && !copy)) {
+        vigil__free(b);
+        vigil__free(copy);
+        vigil__free(bytes);
+        return vigil__fail(VIGIL_ENOMEM, "block");
+    }
+    atomic_init(&b->refs, 1);
+    b->bytes = bytes;
+    b->len = len;
+    b->path = copy;
+    vigil_status st = parse_image(b);
+    if (!st)
+        st = load_series(db, b);
+    if (st) {
+        vigil__tsdb_block_unref(b);
+        return st;
+    }
+    *out = b;
+    return VIGIL_OK;
 }
 
 vigil_status vigil__tsdb_block_load(vigil_tsdb *db, const char *path, vigil__tsdb_block **out)
@@ -489,31 +553,25 @@ vigil_status vigil__tsdb_block_load(vigil_tsdb *db, const char *path, vigil__tsd
     if (fd < 0)
         return vigil__fail(VIGIL_EIO, "cannot open block %s: %s", path, strerror(errno));
     struct stat sb;
-    vigil__tsdb_block *b = vigil__calloc(1, sizeof *b);
-    vigil_status st = b ? VIGIL_OK : vigil__fail(VIGIL_ENOMEM, "block");
-    if (!st && fstat(fd, &sb) != 0)
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    vigil_status st = VIGIL_OK;
+    if (fstat(fd, &sb) != 0)
         st = vigil__fail(VIGIL_EIO, "cannot stat block %s: %s", path, strerror(errno));
     if (!st) {
-        atomic_init(&b->refs, 1);
-        b->len = (size_t)sb.st_size;
-        b->bytes = vigil__malloc(b->len ? b->len : 1);
-        b->path = vigil__strdup(path);
-        if (!b->bytes || !b->path)
-            st = vigil__fail(VIGIL_ENOMEM, "block of %zu bytes", b->len);
+        len = (size_t)sb.st_size;
+        bytes = vigil__malloc(len ? len : 1);
+        if (!bytes)
+            st = vigil__fail(VIGIL_ENOMEM, "block of %zu bytes", len);
     }
-    if (!st && pread(fd, b->bytes, b->len, 0) != (ssize_t)b->len)
+    if (!st && pread(fd, bytes, len, 0) != (ssize_t)len)
         st = vigil__fail(VIGIL_EIO, "cannot read block %s", path);
     close(fd);
-    if (!st)
-        st = parse_image(b, true);
-    if (!st)
-        st = resolve_series(db, b);
     if (st) {
-        vigil__tsdb_block_unref(b);
+        vigil__free(bytes);
         return st;
     }
-    *out = b;
-    return VIGIL_OK;
+    return vigil__tsdb_block_from_image(db, bytes, len, path, out);
 }
 
 /* ---- writing -------------------------------------------------------------------------------- */
@@ -595,164 +653,4 @@ vigil_status vigil__tsdb_publish_block(vigil_tsdb *db, vigil__tsdb_block *b)
     pthread_mutex_unlock(&db->blocks_mu);
     pthread_mutex_unlock(&db->append_mu);
     return st;
-}
-
-/* ---- decoding for queries ------------------------------------------------------------------- */
-
-/* Opened (decompressed) frames, kept for the life of the reader: a query visits series in
- * label order, which jumps between frames and blocks, and reopening a frame per series would
- * decompress it hundreds of times. READER_FRAMES bounds the memory; beyond it the oldest frame
- * is reused (FIFO). */
-#define READER_FRAMES 256
-#define TS_FRAME UINT32_MAX
-
-/* Decoded timestamp columns: every series of one scrape shares its block's column, so a query
- * decodes each once and copies it for the others (direct-mapped; a collision just decodes). */
-#define READER_TS_SLOTS 1024
-
-typedef struct cached_ts {
-    const vigil__tsdb_block *block;
-    uint32_t column;
-    size_t n, cap;
-    int64_t *ts;
-} cached_ts;
-
-typedef struct cached_frame {
-    const vigil__tsdb_block *block;
-    uint32_t frame; /* TS_FRAME for the block's timestamp frame */
-    vigil__tsdb_frame *reader;
-} cached_frame;
-
-struct vigil__tsdb_block_reader {
-    cached_frame frames[READER_FRAMES];
-    size_t n, next_victim, last_hit;
-    cached_ts ts[READER_TS_SLOTS];
-};
-
-vigil_status vigil__tsdb_block_reader_new(vigil__tsdb_block_reader **out)
-{
-    vigil__tsdb_block_reader *r = vigil__calloc(1, sizeof *r);
-    if (!r)
-        return vigil__fail(VIGIL_ENOMEM, "block reader");
-    *out = r;
-    return VIGIL_OK;
-}
-
-void vigil__tsdb_block_reader_free(vigil__tsdb_block_reader *r)
-{
-    if (!r)
-        return;
-    for (size_t i = 0; i < r->n; i++)
-        vigil__tsdb_frame_reader_free(r->frames[i].reader);
-    for (size_t i = 0; i < READER_TS_SLOTS; i++)
-        vigil__free(r->ts[i].ts);
-    vigil__free(r);
-}
-
-static cached_frame *cache_lookup(vigil__tsdb_block_reader *r, const vigil__tsdb_block *b,
-                                  uint32_t frame)
-{
-    if (r->last_hit < r->n && r->frames[r->last_hit].block == b &&
-        r->frames[r->last_hit].frame == frame)
-        return &r->frames[r->last_hit];
-    for (size_t i = 0; i < r->n; i++)
-        if (r->frames[i].block == b && r->frames[i].frame == frame) {
-            r->last_hit = i;
-            return &r->frames[i];
-        }
-    return NULL;
-}
-
-static vigil_status open_frame(vigil__tsdb_block_reader *r, const vigil__tsdb_block *b,
-                               uint32_t frame, vigil__tsdb_frame **out)
-{
-    cached_frame *c = cache_lookup(r, b, frame);
-    if (c) {
-        *out = c->reader;
-        return VIGIL_OK;
-    }
-    if (r->n < READER_FRAMES) {
-        c = &r->frames[r->n];
-        vigil_status st = vigil__tsdb_frame_reader_new(&c->reader);
-        if (st)
-            return st;
-        r->n++;
-    } else {
-        c = &r->frames[r->next_victim];
-        r->next_victim = (r->next_victim + 1) % READER_FRAMES;
-    }
-    c->block = NULL;
-    const uint8_t *bytes = frame == TS_FRAME ? b->ts_frame : b->frames[frame];
-    size_t len = frame == TS_FRAME ? b->ts_frame_len : b->frame_lens[frame];
-    if (vigil__tsdb_frame_open(c->reader, bytes, len) != VIGIL_OK)
-        return corrupt(b, vigil_errmsg());
-    c->block = b;
-    c->frame = frame;
-    r->last_hit = (size_t)(c - r->frames);
-    *out = c->reader;
-    return VIGIL_OK;
-}
-
-/* The timestamps of entry e into out (room for e->count), from the cache when it has them. */
-static vigil_status read_ts(vigil__tsdb_block_reader *r, const vigil__tsdb_block *b,
-                            vigil__tsdb_frame *tsf, const vigil__tsdb_block_series *e,
-                            int64_t *out, size_t *n)
-{
-    cached_ts *c = &r->ts[((uintptr_t)b / 64 * 31 + e->ts_column) % READER_TS_SLOTS];
-    if (c->block != b || c->column != e->ts_column) {
-        if (c->cap < e->count) {
-            int64_t *ts = vigil__realloc(c->ts, e->count * sizeof *ts);
-            if (!ts)
-                return vigil__tsdb_frame_get_ts(tsf, e->ts_column, out, e->count, n);
-            c->ts = ts;
-            c->cap = e->count;
-        }
-        c->block = NULL;
-        vigil_status st = vigil__tsdb_frame_get_ts(tsf, e->ts_column, c->ts, c->cap, &c->n);
-        if (st)
-            return st;
-        c->block = b;
-        c->column = e->ts_column;
-    }
-    *n = c->n < e->count ? c->n : e->count;
-    memcpy(out, c->ts, *n * sizeof *out);
-    return VIGIL_OK;
-}
-
-vigil_status vigil__tsdb_block_read(vigil__tsdb_block_reader *r, const vigil__tsdb_block *b,
-                                    const vigil__tsdb_block_series *e, int64_t mint, int64_t maxt,
-                                    int64_t **t, double **v, size_t *n, size_t *cap)
-{
-    if (e->maxt < mint || e->mint > maxt)
-        return VIGIL_OK;
-    vigil__tsdb_frame *tsf = NULL, *vf = NULL;
-    vigil_status st = open_frame(r, b, TS_FRAME, &tsf);
-    if (!st)
-        st = open_frame(r, b, e->frame, &vf);
-    if (!st)
-        st = vigil__tsdb_samples_grow(t, v, cap, *n + e->count);
-    size_t nt = 0, nv = 0;
-    if (!st)
-        st = read_ts(r, b, tsf, e, *t + *n, &nt);
-    if (!st)
-        st = vigil__tsdb_frame_get_values(vf, e->column, *v + *n, e->count, &nv);
-    if (!st && (nt != e->count || nv != e->count))
-        st = corrupt(b, "column length differs from the series entry");
-    if (st)
-        return st;
-    int64_t *ts = *t + *n;
-    double *vs = *v + *n;
-    if (e->mint >= mint && e->maxt <= maxt) {
-        *n += e->count;
-        return VIGIL_OK;
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < e->count; i++) {
-        if (ts[i] < mint || ts[i] > maxt)
-            continue;
-        ts[k] = ts[i];
-        vs[k++] = vs[i];
-    }
-    *n += k;
-    return VIGIL_OK;
 }

@@ -653,9 +653,27 @@ typedef struct encctx {
 
 static const encctx NO_FRAME = {NO_NDEF, NULL, 0, 0, false, {0, 0, {0}, {0}}};
 
+/* Symbol tables of a frame's columns, kept by the column that carries each: most columns
+ * borrow an earlier column's table, and finding and reading it again (that column's head, its
+ * table bits, the normalisation) costs as much as a short column's residuals. Direct-mapped by
+ * that column's index; valid for one open frame. */
+#define TAB_SLOTS 64
+
+typedef struct tabslot {
+    uint32_t owner;
+    uint8_t nsym;
+    bool valid;
+    uint32_t freq[MAX_SYMS], cum[MAX_SYMS];
+} tabslot;
+
+typedef struct tabcache {
+    tabslot slot[TAB_SLOTS];
+} tabcache;
+
 typedef struct decctx {
     const colview *cv; /* NULL outside a frame */
     uint32_t index;
+    tabcache *tc; /* NULL: no cache */
 } decctx;
 
 /* --- residual blocks: quotients through rANS, low bits raw ------------------------------------ */
@@ -821,10 +839,11 @@ static vigil_status block_encode(const uint64_t *z, size_t c, unsigned k, const 
     }
     for (unsigned j = 0; j < nfields; j++)
         rawmax += bitvar_bits(fields[j]);
-    /* Four states decode faster; they pay for their flush only with enough raw bits to carry. */
-    unsigned mode = count[0] == c                         ? MODE_QZERO
-                    : rawmax >= 4 * TAIL_BITS && c >= 256 ? MODE_STATES4
-                                                          : MODE_STATES2;
+    /* Four states decode faster: each step of the decoder waits on the one before of the same
+     * state, so four give the processor twice the independent work of two. From 256 residuals
+     * on that is worth their flush (8 more bytes, less the raw bits they carry): 0.8% of the
+     * reference dataset's size for 5-8% of a query's time. */
+    unsigned mode = count[0] == c ? MODE_QZERO : c >= 256 ? MODE_STATES4 : MODE_STATES2;
     unsigned ns = mode == MODE_STATES4 ? 4 : 2;
     if (ec != NULL)
         ec->own = false;
@@ -917,10 +936,12 @@ static void rans_table_build(rans_table *t, const uint32_t *freq, const uint32_t
         rp -= n_;                                                         \
     } while (0)
 
-/* Pass 1: the symbols of c residuals into dst (as int64), reading the rANS words backwards from
- * *hi down to no further than lo; *hi ends at the first rANS byte, x[] at the final states. */
+/* Pass 1: the symbols of c residuals into sym[0..c), one byte each, reading the rANS words
+ * backwards from *hi down to no further than lo; *hi ends at the first rANS byte, x[] at the
+ * final states. A byte a symbol (four stored at once) rather than a word keeps the stores from
+ * competing with the loads of the decoding steps. */
 static bool rans_decode(const rans_table *t, const uint8_t *lo, const uint8_t **hi, uint32_t *x,
-                        unsigned ns, size_t c, uint8_t *dst)
+                        unsigned ns, size_t c, uint8_t *sym)
 {
     const uint8_t *rp = *hi;
     size_t i = 0;
@@ -932,10 +953,8 @@ static bool rans_decode(const rans_table *t, const uint8_t *lo, const uint8_t **
             RANS_STEP(x1, s1);
             RANS_STEP(x2, s2);
             RANS_STEP(x3, s3);
-            st8(dst + 8 * i, s0);
-            st8(dst + 8 * i + 8, s1);
-            st8(dst + 8 * i + 16, s2);
-            st8(dst + 8 * i + 24, s3);
+            uint32_t four = s0 | s1 << 8 | s2 << 16 | s3 << 24;
+            store_le32(sym + i, four);
         }
         x[0] = x0;
         x[1] = x1;
@@ -947,8 +966,8 @@ static bool rans_decode(const rans_table *t, const uint8_t *lo, const uint8_t **
             unsigned s0, s1;
             RANS_STEP(x0, s0);
             RANS_STEP(x1, s1);
-            st8(dst + 8 * i, s0);
-            st8(dst + 8 * i + 8, s1);
+            sym[i] = (uint8_t)s0;
+            sym[i + 1] = (uint8_t)s1;
         }
         x[0] = x0;
         x[1] = x1;
@@ -959,17 +978,18 @@ static bool rans_decode(const rans_table *t, const uint8_t *lo, const uint8_t **
         uint32_t xs = x[i & (ns - 1)];
         RANS_STEP_CHECKED(xs, sy);
         x[i & (ns - 1)] = xs;
-        st8(dst + 8 * i, sy);
+        sym[i] = (uint8_t)sy;
     }
     *hi = rp;
     return true;
 }
 
 /* Pass 2, general case: escapes, k > 56, the last bits (which may come from the states). */
-static bool raw_pass_slow(uint8_t *dst, size_t i, size_t c, unsigned k, bitr *r, bool escapes)
+static bool raw_pass_slow(uint8_t *dst, const uint8_t *sym, size_t i, size_t c, unsigned k, bitr *r,
+                          bool escapes)
 {
     for (; i < c; i++) {
-        uint64_t q = (uint64_t)ld(dst + 8 * i), low = 0;
+        uint64_t q = sym[i], low = 0;
         if (escapes && q == ESCAPE) {
             uint64_t e;
             if (!get_bitvar(r, &e))
@@ -983,14 +1003,16 @@ static bool raw_pass_slow(uint8_t *dst, size_t i, size_t c, unsigned k, bitr *r,
     return true;
 }
 
-/* Pass 2: each symbol in dst becomes its residual: the escaped quotient and the low k bits come
- * from the raw stream. The common case (no escapes, k <= 56, 8 bytes of input ahead) keeps the
- * bit buffer in locals so that it lives in registers. */
-static bool raw_pass(uint8_t *dst, size_t c, unsigned k, bitr *br, bool escapes)
+/* Pass 2: each symbol becomes its residual in dst (as int64 bits): the escaped quotient and the
+ * low k bits come from the raw stream. sym may be the last c bytes of dst's 8c: residual i is
+ * stored after symbol i is read and before symbol i + 1 is, and never reaches beyond it. The
+ * common case (no escapes, k <= 56, 8 bytes of input ahead) keeps the bit buffer in locals so
+ * that it lives in registers. */
+static bool raw_pass(uint8_t *dst, const uint8_t *sym, size_t c, unsigned k, bitr *br, bool escapes)
 {
     if (k == 0 && !escapes) {
         for (size_t i = 0; i < c; i++)
-            st8(dst + 8 * i, unzz((uint64_t)ld(dst + 8 * i)));
+            st8(dst + 8 * i, unzz(sym[i]));
         return true;
     }
     size_t i = 0;
@@ -1006,7 +1028,7 @@ static bool raw_pass(uint8_t *dst, size_t c, unsigned k, bitr *br, bool escapes)
                 p += (63 - cnt) >> 3;
                 cnt |= 56;
             }
-            st8(dst + 8 * i, unzz(((uint64_t)ld(dst + 8 * i) << k) | (buf & mask)));
+            st8(dst + 8 * i, unzz(((uint64_t)sym[i] << k) | (buf & mask)));
             buf >>= k;
             cnt -= k;
         }
@@ -1014,7 +1036,7 @@ static bool raw_pass(uint8_t *dst, size_t c, unsigned k, bitr *br, bool escapes)
         br->cnt = cnt;
         br->p = p;
     }
-    return raw_pass_slow(dst, i, c, k, br, escapes);
+    return raw_pass_slow(dst, sym, i, c, k, br, escapes);
 }
 
 static bool parse_head(const uint8_t *p, const uint8_t *end, size_t ndef, colhead *h);
@@ -1041,6 +1063,39 @@ static bool borrowed_table(const decctx *dc, uint64_t d, uint32_t *freq, uint32_
            build_freqs(codes, *nsym, freq, cum);
 }
 
+static void remember_table(const decctx *dc, uint32_t owner, const uint32_t *freq,
+                           const uint32_t *cum, unsigned nsym)
+{
+    if (dc == NULL || dc->tc == NULL)
+        return;
+    tabslot *t = &dc->tc->slot[owner % TAB_SLOTS];
+    t->owner = owner;
+    t->nsym = (uint8_t)nsym;
+    memcpy(t->freq, freq, nsym * sizeof *freq);
+    memcpy(t->cum, cum, nsym * sizeof *cum);
+    t->valid = true;
+}
+
+/* The table of column index - d (which must carry its own), from the cache when it is there. */
+static bool borrowed_cached(const decctx *dc, uint64_t d, uint32_t *freq, uint32_t *cum,
+                            unsigned *nsym)
+{
+    if (dc == NULL || dc->cv == NULL || d == 0 || d > dc->index)
+        return false;
+    uint32_t owner = dc->index - (uint32_t)d;
+    const tabslot *t = dc->tc ? &dc->tc->slot[owner % TAB_SLOTS] : NULL;
+    if (t && t->valid && t->owner == owner) {
+        *nsym = t->nsym;
+        memcpy(freq, t->freq, t->nsym * sizeof *freq);
+        memcpy(cum, t->cum, t->nsym * sizeof *cum);
+        return true;
+    }
+    if (!borrowed_table(dc, d, freq, cum, nsym))
+        return false;
+    remember_table(dc, owner, freq, cum, *nsym);
+    return true;
+}
+
 /* The table stream at cur: an own table or one borrowed from an earlier column. */
 static bool block_table(cursor *cur, const decctx *dc, uint32_t *freq, uint32_t *cum,
                         unsigned *nsym)
@@ -1052,10 +1107,12 @@ static bool block_table(cursor *cur, const decctx *dc, uint32_t *freq, uint32_t 
         return false;
     if (shared) {
         uint32_t d;
-        ok = get_eg(&r, &d) && borrowed_table(dc, (uint64_t)d + 1, freq, cum, nsym);
+        ok = get_eg(&r, &d) && borrowed_cached(dc, (uint64_t)d + 1, freq, cum, nsym);
     } else {
         uint8_t codes[MAX_SYMS];
         ok = read_own_table(&r, codes, nsym) && build_freqs(codes, *nsym, freq, cum);
+        if (ok && dc != NULL)
+            remember_table(dc, dc->index, freq, cum, *nsym);
     }
     size_t used = (size_t)(r.p - cur->p) * 8 - r.cnt;
     cur->p += (used + 7) / 8;
@@ -1071,11 +1128,11 @@ static vigil_status block_decode(cursor *cur, size_t c, void *r, uint64_t *field
     if (!get_byte(cur, &head) || (head >> BLOCK_MODE_SHIFT) > MODE_STATES4)
         return corrupt("residual block header");
     unsigned k = head & BLOCK_K_MASK, mode = head >> BLOCK_MODE_SHIFT;
-    uint8_t *dst = r;
+    uint8_t *dst = r, *sym = dst + 7 * c; /* the symbols, a byte each, in dst's last c bytes */
     bitr br = {cur->p, cur->end, 0, 0, {0, 0}, {0, 0}};
     bool escapes = false;
     if (mode == MODE_QZERO) {
-        memset(dst, 0, 8 * c);
+        memset(sym, 0, c);
     } else {
         rans_table t;
         uint32_t freq[MAX_SYMS], cum[MAX_SYMS];
@@ -1093,7 +1150,7 @@ static vigil_status block_decode(cursor *cur, size_t c, void *r, uint64_t *field
             hi -= 4;
             x[j] = load_le32(hi);
         }
-        if (!rans_decode(&t, cur->p, &hi, x, ns, c, dst))
+        if (!rans_decode(&t, cur->p, &hi, x, ns, c, sym))
             return corrupt("rANS stream (truncated)");
         br.p = cur->p;
         br.end = hi;
@@ -1106,7 +1163,7 @@ static vigil_status block_decode(cursor *cur, size_t c, void *r, uint64_t *field
             br.xn[j / 2] += n;
         }
     }
-    if (!raw_pass(dst, c, k, &br, escapes))
+    if (!raw_pass(dst, sym, c, k, &br, escapes))
         return corrupt("raw residual bits (truncated)");
     for (unsigned j = 0; j < nfields; j++)
         if (!get_bitvar(&br, &fields[j]))
@@ -1943,7 +2000,7 @@ vigil_status vigil__tsdb_tscol_decode(const uint8_t *p, size_t len, int64_t *ts,
                                       size_t *n)
 {
     colhead h;
-    decctx dc = {NULL, 0};
+    decctx dc = {NULL, 0, NULL};
     *n = 0;
     vigil_status st = open_head(p, len, NO_NDEF, cap, &h);
     return st == VIGIL_OK ? ts_decode(&h, ts, n, &dc) : st;
@@ -1993,7 +2050,7 @@ vigil_status vigil__tsdb_valcol_decode(const uint8_t *p, size_t len, double *v, 
                                        size_t *n)
 {
     colhead h;
-    decctx dc = {NULL, 0};
+    decctx dc = {NULL, 0, NULL};
     *n = 0;
     vigil_status st = open_head(p, len, NO_NDEF, cap, &h);
     return st == VIGIL_OK ? values_decode(&h, v, n, &dc) : st;
@@ -2001,37 +2058,65 @@ vigil_status vigil__tsdb_valcol_decode(const uint8_t *p, size_t len, double *v, 
 
 /* --- columns of a frame ------------------------------------------------------------------------ */
 
-/* The integers of the last decimal column decoded through a view, kept because the next column
- * of a scan often refers to it. */
-typedef struct intcache {
-    int64_t *m;   /* integers of column `index` */
-    int64_t *tmp; /* a referencing column's differences */
-    size_t cap;   /* entries in m and tmp */
+/* What a frame reader keeps between columns: the integers of recently decoded decimal columns,
+ * and the symbol tables (tabcache above). Integers are kept because a column may be coded
+ * against an earlier one: a histogram's buckets form a chain, each bucket the differences from
+ * the one before. A reader that visits a chain out of order (a query returns series sorted by
+ * labels, and le="10" sorts before le="2.5") would decode the chain's head again for every
+ * member with one cached column; with a slot per column index modulo the slot count, a chain of
+ * consecutive columns as long as the slot count stays decoded, so reading it in any order
+ * decodes each of its columns once. Slots get memory when first used; long columns use fewer
+ * slots, so that the cache stays within INT_CACHE_BYTES (but always has one). */
+#define INT_SLOTS 16
+#define INT_CACHE_BYTES ((size_t)1 << 20)
+
+typedef struct intslot {
+    int64_t *m; /* integers of column `index` */
+    size_t cap; /* entries in m */
     size_t n;
     uint32_t index;
     bool valid;
+} intslot;
+
+typedef struct intcache {
+    intslot slot[INT_SLOTS];
+    int64_t *tmp; /* a referencing column's differences, when it shares its reference's slot */
+    size_t tmp_cap;
+    tabcache tabs; /* the frame's symbol tables */
 } intcache;
 
 static void cache_free(intcache *c)
 {
-    vigil__free(c->m);
+    for (unsigned s = 0; s < INT_SLOTS; s++)
+        vigil__free(c->slot[s].m);
     vigil__free(c->tmp);
     memset(c, 0, sizeof *c);
 }
 
-static vigil_status cache_reserve(intcache *c, size_t n)
+static void cache_invalidate(intcache *c)
 {
-    if (n <= c->cap)
+    for (unsigned s = 0; s < INT_SLOTS; s++)
+        c->slot[s].valid = false;
+    for (unsigned s = 0; s < TAB_SLOTS; s++)
+        c->tabs.slot[s].valid = false;
+}
+
+static intslot *cache_slot(intcache *c, uint32_t i, size_t n)
+{
+    size_t nslots = INT_CACHE_BYTES / (n * sizeof(int64_t) + 1);
+    nslots = nslots < 1 ? 1 : nslots > INT_SLOTS ? INT_SLOTS : nslots;
+    return &c->slot[i % nslots];
+}
+
+static vigil_status ints_reserve(int64_t **m, size_t *cap, size_t n)
+{
+    if (n <= *cap)
         return VIGIL_OK;
-    c->valid = false;
-    int64_t *m = vigil__realloc(c->m, n * sizeof *m);
-    if (m != NULL)
-        c->m = m;
-    int64_t *t = m ? vigil__realloc(c->tmp, n * sizeof *t) : NULL;
-    if (t == NULL)
+    int64_t *nm = vigil__realloc(*m, (n ? n : 1) * sizeof *nm);
+    if (nm == NULL)
         return nomem("decoding a frame column", n);
-    c->tmp = t;
-    c->cap = n;
+    *m = nm;
+    *cap = n;
     return VIGIL_OK;
 }
 
@@ -2044,44 +2129,115 @@ static vigil_status view_head(const colview *cv, uint32_t i, size_t cap, colhead
     return open_head(p, cv->offs[i + 1] - cv->offs[i], cv->ndef, cap, h);
 }
 
-/* The integers of decimal column i into ic->m, following references back through the frame. */
-static vigil_status view_ints(const colview *cv, intcache *ic, uint32_t i, unsigned depth,
-                              size_t cap)
+/* m[j] += d[j] for n integers (modulo 2^64); m is int64 bits, possibly inside a double array. */
+static void add_ints(void *m, const int64_t *d, size_t n)
 {
-    if (ic->valid && ic->index == i)
+    uint8_t *o = m;
+    for (size_t j = 0; j < n; j++)
+        st8(o + 8 * j, wadd(ld(o + 8 * j), d[j]));
+}
+
+static vigil_status view_ints(const colview *cv, intcache *ic, uint32_t i, colhead *h,
+                              unsigned depth, const int64_t **out);
+
+/* The integers of the column that DECIMAL_REF column i (head h) refers to. */
+static vigil_status ref_ints(const colview *cv, intcache *ic, uint32_t i, const colhead *h,
+                             unsigned depth, const int64_t **ref)
+{
+    if (h->dec.distance > i)
+        return corrupt("column reference (before the first column)");
+    colhead rh;
+    vigil_status st = view_head(cv, i - h->dec.distance, SIZE_MAX, &rh);
+    if (st == VIGIL_OK && rh.n != h->n)
+        st = corrupt("column reference (to a column of another length)");
+    if (st == VIGIL_OK)
+        st = view_ints(cv, ic, i - h->dec.distance, &rh, depth + 1, ref);
+    return st;
+}
+
+/* The differences of the referencing column h (column i) added to its reference's integers ref,
+ * into slot s, which may be the slot ref lives in. */
+static vigil_status apply_ref(const colview *cv, intcache *ic, uint32_t i, colhead *h,
+                              const int64_t *ref, intslot *s)
+{
+    decctx dc = {cv, i, &ic->tabs};
+    vigil_status st;
+    if (ref == s->m) {
+        st = ints_reserve(&ic->tmp, &ic->tmp_cap, h->n);
+        s->valid = false;
+        if (st == VIGIL_OK)
+            st = intseq_decode(h, ic->tmp, &dc);
+        if (st == VIGIL_OK)
+            add_ints(s->m, ic->tmp, h->n);
+        return st;
+    }
+    s->valid = false;
+    st = ints_reserve(&s->m, &s->cap, h->n);
+    if (st == VIGIL_OK)
+        st = intseq_decode(h, s->m, &dc);
+    if (st == VIGIL_OK)
+        add_ints(s->m, ref, h->n);
+    return st;
+}
+
+/* The integers of decimal column i (its parsed head h) from the cache, decoding them (and the
+ * columns they refer to, back through the frame) when missing. *out points into the cache and
+ * stays valid until the next call on it. */
+static vigil_status view_ints(const colview *cv, intcache *ic, uint32_t i, colhead *h,
+                              unsigned depth, const int64_t **out)
+{
+    intslot *s = cache_slot(ic, i, h->n);
+    if (s->valid && s->index == i) {
+        *out = s->m;
         return VIGIL_OK;
+    }
     if (depth > MAX_REF_DEPTH)
         return corrupt("frame (column references nest too deep)");
-    colhead h;
-    decctx dc = {cv, i};
-    vigil_status st = view_head(cv, i, cap, &h);
-    if (st != VIGIL_OK)
-        return st;
-    if (h.kind != VIGIL__TSDB_COL_DECIMAL && h.kind != VIGIL__TSDB_COL_DECIMAL_REF)
+    if (h->kind != VIGIL__TSDB_COL_DECIMAL && h->kind != VIGIL__TSDB_COL_DECIMAL_REF)
         return corrupt("frame (a column refers to one that is not decimal)");
-    st = cache_reserve(ic, h.n);
+    vigil_status st;
+    if (h->kind == VIGIL__TSDB_COL_DECIMAL) {
+        decctx dc = {cv, i, &ic->tabs};
+        s->valid = false;
+        st = ints_reserve(&s->m, &s->cap, h->n);
+        if (st == VIGIL_OK)
+            st = intseq_decode(h, s->m, &dc);
+    } else {
+        const int64_t *ref = NULL;
+        st = ref_ints(cv, ic, i, h, depth, &ref);
+        if (st == VIGIL_OK)
+            st = apply_ref(cv, ic, i, h, ref, s);
+    }
     if (st != VIGIL_OK)
         return st;
-    if (h.kind == VIGIL__TSDB_COL_DECIMAL) {
-        ic->valid = false;
-        st = intseq_decode(&h, ic->m, &dc);
-    } else {
-        if (h.dec.distance > i)
-            return corrupt("column reference (before the first column)");
-        st = view_ints(cv, ic, i - h.dec.distance, depth + 1, cap);
-        if (st == VIGIL_OK && ic->n != h.n)
-            st = corrupt("column reference (to a column of another length)");
-        ic->valid = false;
-        if (st == VIGIL_OK)
-            st = intseq_decode(&h, ic->tmp, &dc);
-        for (size_t j = 0; st == VIGIL_OK && j < h.n; j++)
-            ic->m[j] = wadd(ic->m[j], ic->tmp[j]);
-    }
-    if (st == VIGIL_OK) {
-        ic->n = h.n;
-        ic->index = i;
-        ic->valid = true;
-    }
+    s->n = h->n;
+    s->index = i;
+    s->valid = true;
+    *out = s->m;
+    return VIGIL_OK;
+}
+
+/* Whether the column after i refers back (the encoder only ever refers to the column just
+ * before). Such a column's integers go to the cache; any other decodes straight into the
+ * caller's array, which saves a pass through memory that a query would feel. */
+static bool next_refers(const colview *cv, uint32_t i)
+{
+    return i + 1 < cv->ncols && cv->offs[i + 1] < cv->offs[i + 2] &&
+           (cv->payload[cv->offs[i + 1]] & HEAD_KIND) == VIGIL__TSDB_COL_DECIMAL_REF;
+}
+
+/* The integers of decimal column i (head h) as int64 bits in v, without the cache. */
+static vigil_status ints_into(const colview *cv, intcache *ic, uint32_t i, colhead *h, double *v)
+{
+    decctx dc = {cv, i, &ic->tabs};
+    const int64_t *ref = NULL;
+    vigil_status st = VIGIL_OK;
+    if (h->kind == VIGIL__TSDB_COL_DECIMAL_REF)
+        st = ref_ints(cv, ic, i, h, 0, &ref);
+    if (st == VIGIL_OK)
+        st = intseq_decode(h, v, &dc);
+    if (st == VIGIL_OK && ref)
+        add_ints(v, ref, h->n);
     return st;
 }
 
@@ -2089,25 +2245,33 @@ static vigil_status view_values(const colview *cv, intcache *ic, uint32_t i, dou
                                 size_t *n)
 {
     colhead h;
-    decctx dc = {cv, i};
+    decctx dc = {cv, i, &ic->tabs};
     *n = 0;
     vigil_status st = view_head(cv, i, cap, &h);
     if (st != VIGIL_OK)
         return st;
     if (h.kind != VIGIL__TSDB_COL_DECIMAL && h.kind != VIGIL__TSDB_COL_DECIMAL_REF)
         return values_decode(&h, v, n, &dc);
-    st = view_ints(cv, ic, i, 0, cap);
-    if (st != VIGIL_OK)
-        return st;
-    decimal_finish(&h.dec, ic->m, v, h.n);
-    *n = h.n;
-    return VIGIL_OK;
+    const intslot *s = cache_slot(ic, i, h.n);
+    if ((s->valid && s->index == i) || next_refers(cv, i)) {
+        const int64_t *m;
+        st = view_ints(cv, ic, i, &h, 0, &m);
+        if (st == VIGIL_OK)
+            decimal_finish(&h.dec, m, v, h.n);
+    } else {
+        st = ints_into(cv, ic, i, &h, v);
+        if (st == VIGIL_OK)
+            decimal_finish(&h.dec, v, v, h.n);
+    }
+    if (st == VIGIL_OK)
+        *n = h.n;
+    return st;
 }
 
 static vigil_status view_ts(const colview *cv, uint32_t i, int64_t *ts, size_t cap, size_t *n)
 {
     colhead h;
-    decctx dc = {cv, i};
+    decctx dc = {cv, i, NULL};
     *n = 0;
     vigil_status st = view_head(cv, i, cap, &h);
     return st == VIGIL_OK ? ts_decode(&h, ts, n, &dc) : st;
@@ -2153,7 +2317,7 @@ static void builder_reset(vigil__tsdb_frame_builder *b)
     b->ncands = 0;
     b->cand_next = 0;
     b->prev_valid = false;
-    b->check.valid = false;
+    cache_invalidate(&b->check);
 }
 
 vigil_status vigil__tsdb_frame_builder_new(int zstd_level, size_t max_bytes,
@@ -2540,8 +2704,14 @@ static vigil_status frame_directory(vigil__tsdb_frame *f, const uint8_t *payload
 
 vigil_status vigil__tsdb_frame_open(vigil__tsdb_frame *f, const uint8_t *bytes, size_t len)
 {
+    return vigil__tsdb_frame_open_checked(f, bytes, len, true);
+}
+
+vigil_status vigil__tsdb_frame_open_checked(vigil__tsdb_frame *f, const uint8_t *bytes, size_t len,
+                                            bool verify_crc)
+{
     f->view.ncols = 0;
-    f->ints.valid = false;
+    cache_invalidate(&f->ints);
     if (bytes == NULL)
         return vigil__fail(VIGIL_EINVAL, "tsdb frame: NULL bytes");
     if (len < VIGIL__TSDB_FRAME_HEADER)
@@ -2559,10 +2729,12 @@ vigil_status vigil__tsdb_frame_open(vigil__tsdb_frame *f, const uint8_t *bytes, 
         return bad_frame("stored size does not match the frame length");
     if (ncols > VIGIL__TSDB_FRAME_MAX_COLUMNS || raw_len > VIGIL__TSDB_FRAME_MAX_BYTES)
         return bad_frame("column count or payload size above the limits");
-    uLong crc = crc32(0L, bytes, 20);
-    crc = crc32(crc, bytes + VIGIL__TSDB_FRAME_HEADER, (uInt)stored_len);
-    if ((uint32_t)crc != load_le32(bytes + 20))
-        return bad_frame("checksum mismatch");
+    if (verify_crc) {
+        uLong crc = crc32(0L, bytes, 20);
+        crc = crc32(crc, bytes + VIGIL__TSDB_FRAME_HEADER, (uInt)stored_len);
+        if ((uint32_t)crc != load_le32(bytes + 20))
+            return bad_frame("checksum mismatch");
+    }
     const uint8_t *payload = NULL;
     vigil_status st = frame_payload(f, bytes, raw_len, stored_len, &payload);
     return st == VIGIL_OK ? frame_directory(f, payload, raw_len, ncols) : st;

@@ -98,9 +98,10 @@ vigil_status vigil__tsdb_frame_finish(vigil__tsdb_frame_builder *b, vigil_buffer
 typedef struct vigil__tsdb_frame vigil__tsdb_frame;
 
 /* A reader with no frame open; vigil__tsdb_frame_open() loads one and may be called again on the
- * same reader (its buffers are reused, so a scan over many frames allocates once). The reader
- * remembers the integers of the last decimal column it decoded, because the next column of a
- * scan (a histogram's next bucket) often refers to them. */
+ * same reader (its buffers are reused, so a scan over many frames allocates once). While a frame
+ * is open the reader keeps the integers of the columns it decoded that others are coded against
+ * (a histogram's buckets, in a chain), so a chain read in any order is decoded once, and the
+ * symbol tables that columns borrow from each other. */
 vigil_status vigil__tsdb_frame_reader_new(vigil__tsdb_frame **out);
 /* NULL is a no-op. */
 void vigil__tsdb_frame_reader_free(vigil__tsdb_frame *f);
@@ -109,6 +110,10 @@ void vigil__tsdb_frame_reader_free(vigil__tsdb_frame *f);
  * of this frame. Errors: VIGIL_ECORRUPT (magic, version, checksum, sizes or directory),
  * VIGIL_EINVAL (NULL), VIGIL_ENOMEM. After a failure the reader holds no frame. */
 vigil_status vigil__tsdb_frame_open(vigil__tsdb_frame *f, const uint8_t *bytes, size_t len);
+/* The same; without verify_crc the checksum is not computed, for bytes that a larger checksum
+ * already vouched for (a block's, checked when it was loaded). Every other check still runs. */
+vigil_status vigil__tsdb_frame_open_checked(vigil__tsdb_frame *f, const uint8_t *bytes, size_t len,
+                                            bool verify_crc);
 /* Columns in the open frame (0 when none is open). */
 uint32_t vigil__tsdb_frame_ncols(const vigil__tsdb_frame *f);
 /* Kind (VIGIL__TSDB_COL_*) and sample count of column i; its size in bytes. Errors:

@@ -135,6 +135,7 @@ vigil_status vigil_tsdb_open(const vigil_tsdb_options *opts, vigil_tsdb **out)
     db->head_mint = INT64_MIN;
     db->head_first_t = INT64_MAX;
     db->pending_truncate = INT64_MIN;
+    db->wal_epoch = 1;
     vigil_buffer_init(&db->walbuf, WALBUF_CAP);
     init_locks(db);
     if (o.data_dir && !(db->dir = vigil__strdup(o.data_dir))) {
@@ -228,6 +229,9 @@ static vigil_status append_locked(vigil_tsdb *db, vigil__tsdb_series *s, int64_t
     vigil_status st = vigil__tsdb_head_append(db, s, t, v);
     if (st == VIGIL_OK) {
         s->last_append_ms = vigil__now_ms();
+        st = vigil__tsdb_wal_ensure_series(db, s);
+    }
+    if (st == VIGIL_OK) {
         vigil__tsdb_walrec_sample rec = {t, v, s->ref};
         st = log_samples(db, &rec, 1);
     }
@@ -300,7 +304,7 @@ static vigil_status append_slice(vigil_tsdb *db, const vigil_tsdb_ref *refs, con
                                  const double *v, size_t n, size_t *appended, bool *hard_error)
 {
     vigil__tsdb_walrec_sample rec[BATCH_SLICE];
-    size_t nrec = 0;
+    size_t nrec = 0, stored = 0;
     vigil_status first = VIGIL_OK;
     int64_t now = vigil__now_ms();
     for (size_t i = 0; i < n; i++) {
@@ -308,8 +312,13 @@ static vigil_status append_slice(vigil_tsdb *db, const vigil_tsdb_ref *refs, con
         vigil_status st = s ? vigil__tsdb_head_append(db, s, t[i], v[i]) : unknown_ref(refs[i]);
         if (st == VIGIL_OK) {
             s->last_append_ms = now;
-            rec[nrec++] = (vigil__tsdb_walrec_sample){t[i], v[i], refs[i]};
-            continue;
+            stored++;
+            /* a sample whose series record could not be written must not be logged either */
+            st = vigil__tsdb_wal_ensure_series(db, s);
+            if (st == VIGIL_OK) {
+                rec[nrec++] = (vigil__tsdb_walrec_sample){t[i], v[i], refs[i]};
+                continue;
+            }
         }
         if (!first)
             first = st;
@@ -318,7 +327,7 @@ static vigil_status append_slice(vigil_tsdb *db, const vigil_tsdb_ref *refs, con
             break;
         }
     }
-    *appended += nrec;
+    *appended += stored;
     vigil_status st = log_samples(db, rec, nrec);
     return st ? st : first;
 }

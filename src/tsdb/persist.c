@@ -6,15 +6,18 @@
  *   DIR/checkpoint.NNNNNNNN/ the head as of WAL segment N, itself in WAL format
  *
  * A checkpoint is written after a block is sealed: the WAL is cut at segment N, then every
- * series and every head sample newer than the block is written into checkpoint.N (a temporary
- * name, synced, renamed), and only then are older segments and checkpoints removed. Reading the
- * head after the cut, not at it, means a sample appended in between lands in both the checkpoint
- * and segment N; replay refuses the second copy as not newer, so that costs nothing and saves
- * holding the append lock while the head is copied.
+ * series with head samples newer than the block is written into checkpoint.N with those samples
+ * (a temporary name, synced, renamed), and only then are older segments and checkpoints removed.
+ * Series without such samples are left out (after a flush that is all of them, and their records
+ * were most of a checkpoint): the cut starts a new WAL epoch, in which a series writes its
+ * record again before its first samples. Reading the head after the cut, not at it, means a
+ * sample appended in between lands in both the checkpoint and segment N; replay refuses the
+ * second copy as not newer, so that costs nothing and saves holding the append lock while the
+ * head is copied.
  *
  * Recovery loads the blocks, replays the newest checkpoint, then the WAL from its segment on.
- * WAL refs are per process run; each run writes a series record before a ref's first samples,
- * so replay keeps a map from ref to series and updates it at every series record.
+ * WAL refs are per process run; each run writes a series record before a ref's first samples
+ * in each epoch, so replay keeps a map from ref to series and updates it at every series record.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -364,20 +367,6 @@ static vigil_status load_blocks(vigil_tsdb *db)
     return st;
 }
 
-/* Every series gets a record in the new run's first segment, so that run's samples can be
- * replayed without what came before it. */
-static vigil_status log_all_series(vigil_tsdb *db)
-{
-    uint32_t end = atomic_load(&db->next_ref);
-    vigil_status st = VIGIL_OK;
-    for (uint32_t ref = 0; st == VIGIL_OK && ref < end; ref++) {
-        vigil__tsdb_series *s = vigil__tsdb_series_get(db, ref);
-        if (s)
-            st = vigil__tsdb_wal_log_series(db, s);
-    }
-    return st;
-}
-
 vigil_status vigil__tsdb_recover(vigil_tsdb *db)
 {
     vigil_status st = load_blocks(db);
@@ -392,10 +381,9 @@ vigil_status vigil__tsdb_recover(vigil_tsdb *db)
     vigil__tsdb_wal_options wo;
     vigil__tsdb_wal_options_init(&wo);
     wo.sync_interval_ms = db->opts.wal_sync_interval_ms;
-    st = vigil__tsdb_wal_open(path, &wo, &db->wal);
-    if (st == VIGIL_OK)
-        st = log_all_series(db);
-    return st;
+    /* The run continues in a new segment; its series (all in epoch 0) write their records there
+     * before their first samples, so the run's records replay without what came before. */
+    return vigil__tsdb_wal_open(path, &wo, &db->wal);
 }
 
 /* ---- checkpoints ---------------------------------------------------------------------------- */
@@ -413,15 +401,15 @@ static vigil_status write_series_and_samples(vigil_tsdb *db, vigil__tsdb_wal *w,
     uint32_t end = atomic_load(&db->next_ref);
     for (uint32_t ref = 0; st == VIGIL_OK && ref < end; ref++) {
         vigil__tsdb_series *s = vigil__tsdb_series_get(db, ref);
-        if (!s)
-            continue;
+        size_t n = 0;
+        if (s)
+            st = vigil__tsdb_head_read(s, from, INT64_MAX, &t, &v, &n, &cap);
+        if (st || n == 0)
+            continue; /* without samples here it logs itself again when it gets some */
         st = vigil__tsdb_series_record(&buf, s);
         if (st == VIGIL_OK)
             st = vigil__tsdb_wal_append(w, VIGIL__TSDB_WALREC_SERIES, buf.data, buf.len);
-        size_t n = 0;
-        if (st == VIGIL_OK)
-            st = vigil__tsdb_head_read(s, from, INT64_MAX, &t, &v, &n, &cap);
-        if (st || n == 0)
+        if (st)
             continue;
         if (n > rec_cap) {
             vigil__tsdb_walrec_sample *r = vigil__realloc(rec, n * sizeof *r);
@@ -451,7 +439,13 @@ vigil_status vigil__tsdb_checkpoint(vigil_tsdb *db, int64_t from)
     if (!db->wal)
         return VIGIL_OK;
     uint32_t seg;
+    /* The cut and the new epoch together, under the append lock: every sample logged in segment
+     * seg or later comes after its series' record there (or in this checkpoint). */
+    pthread_mutex_lock(&db->append_mu);
     vigil_status st = vigil__tsdb_wal_cut(db->wal, &seg);
+    if (st == VIGIL_OK)
+        db->wal_epoch++;
+    pthread_mutex_unlock(&db->append_mu);
     if (st)
         return st;
     char tmp[PATH_CAP], final[PATH_CAP];

@@ -5,7 +5,10 @@
  * an append through a handle) finds a series with two loads and no lock. Finding a series by its
  * labels goes through a chained hash table owned by the appenders (db->append_mu), and every new
  * series enters the inverted index, so queries can select it, and the WAL, so recovery can name
- * it. A series object lives until the store closes or retention collects it.
+ * it. A checkpoint keeps only the series that still have samples in the head, so a series
+ * writes its record to the WAL again before its first samples after a checkpoint (or after a
+ * restart): every samples record is preceded by its series' record in the same WAL epoch. A
+ * series object lives until the store closes or retention collects it.
  */
 #include <string.h>
 
@@ -89,7 +92,7 @@ vigil_status vigil__tsdb_series_record(vigil_buffer *out, const vigil__tsdb_seri
     return vigil__tsdb_walrec_series_encode(out, &rec, 1);
 }
 
-vigil_status vigil__tsdb_wal_log_series(vigil_tsdb *db, const vigil__tsdb_series *s)
+vigil_status vigil__tsdb_wal_log_series(vigil_tsdb *db, vigil__tsdb_series *s)
 {
     if (!db->wal)
         return VIGIL_OK;
@@ -97,7 +100,16 @@ vigil_status vigil__tsdb_wal_log_series(vigil_tsdb *db, const vigil__tsdb_series
     if (st == VIGIL_OK)
         st = vigil__tsdb_wal_append(db->wal, VIGIL__TSDB_WALREC_SERIES, db->walbuf.data,
                                     db->walbuf.len);
+    if (st == VIGIL_OK)
+        s->wal_epoch = db->wal_epoch;
     return st;
+}
+
+vigil_status vigil__tsdb_wal_ensure_series(vigil_tsdb *db, vigil__tsdb_series *s)
+{
+    if (!db->wal || s->wal_epoch == db->wal_epoch)
+        return VIGIL_OK;
+    return vigil__tsdb_wal_log_series(db, s);
 }
 
 static vigil_status create_series(vigil_tsdb *db, vigil__tsdb_labels *ls, uint64_t hash,
@@ -161,7 +173,8 @@ vigil_status vigil__tsdb_series_from_pairs(vigil_tsdb *db, const vigil_label *la
     vigil_status st = vigil__tsdb_labels_build(db->syms, labels, count, &ls);
     if (st)
         return st;
-    if (ls->n == 0 || strcmp(ls->l[0].name, "__name__") != 0) {
+    /* Sorted byte-wise as Prometheus sorts, so a name such as "Zone" comes before __name__. */
+    if (vigil__tsdb_labels_get(ls, "__name__") == NULL) {
         vigil__tsdb_labels_free(ls);
         return vigil__fail(VIGIL_EINVAL, "a series needs a __name__ label");
     }

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "blocktab.h"
 #include "core/core_int.h"
 #include "index.h"
 #include "labels.h"
@@ -54,21 +55,14 @@ typedef struct vigil__tsdb_series {
     uint64_t head_samples;                /* closed + open */
     uint32_t block_count;                 /* live blocks holding this series; blocks_mu */
     int64_t last_append_ms;               /* wall clock of the latest append (retention GC) */
+    uint32_t wal_epoch;                   /* db->wal_epoch when its series record was last
+                                             written to the WAL; append_mu */
 } vigil__tsdb_series;
 
 /* ---- blocks --------------------------------------------------------------------------------- */
 
 typedef struct vigil__tsdb_block vigil__tsdb_block;
 
-/* One series inside a block: where its columns are. */
-typedef struct vigil__tsdb_block_series {
-    vigil_tsdb_ref ref;   /* the series in this process run */
-    uint32_t frame;       /* value frame index */
-    uint32_t column;      /* column inside that frame */
-    uint32_t ts_column;   /* column inside the block's timestamp frame */
-    uint32_t count;
-    int64_t mint, maxt;
-} vigil__tsdb_block_series;
 
 /* ---- metadata of families ------------------------------------------------------------------- */
 
@@ -97,6 +91,11 @@ struct vigil_tsdb {
     pthread_mutex_t append_mu;
     vigil__tsdb_wal *wal;            /* NULL in memory mode or read-only */
     vigil_buffer walbuf;             /* record payload scratch; append_mu */
+    /* Series records written before the current epoch may be gone: a checkpoint dropped their
+     * segments (it keeps only series with head samples), or an earlier run wrote them. A
+     * series therefore writes its record again before its first samples of an epoch. Bumped
+     * with every checkpoint's cut; starts at 1, so recovered series (0) log themselves. */
+    uint32_t wal_epoch;              /* append_mu */
     int64_t min_append_t;            /* samples below are refused; append_mu */
     int64_t head_maxt;               /* newest sample in the head; append_mu (atomic reads) */
     int64_t head_first_t;            /* no head sample is older; append_mu */
@@ -179,6 +178,10 @@ vigil_status vigil__tsdb_block_build(vigil_tsdb *db, int64_t mint, int64_t maxt,
                                      vigil__tsdb_block **out);
 vigil_status vigil__tsdb_block_write(vigil_tsdb *db, vigil__tsdb_block *b);
 vigil_status vigil__tsdb_block_load(vigil_tsdb *db, const char *path, vigil__tsdb_block **out);
+/* A block of the image bytes[0..len) (taken over, freed with the block or on failure), its label
+ * sets resolved to db's series; path (may be NULL) names it in messages and is its file. */
+vigil_status vigil__tsdb_block_from_image(vigil_tsdb *db, uint8_t *bytes, size_t len,
+                                          const char *path, vigil__tsdb_block **out);
 void vigil__tsdb_block_ref(vigil__tsdb_block *b);
 void vigil__tsdb_block_unref(vigil__tsdb_block *b);
 int64_t vigil__tsdb_block_mint(const vigil__tsdb_block *b);
@@ -191,8 +194,14 @@ const vigil__tsdb_block_series *vigil__tsdb_block_find(const vigil__tsdb_block *
                                                        vigil_tsdb_ref ref);
 /* Marks the block's file for deletion when the last reference goes. */
 void vigil__tsdb_block_doom(vigil__tsdb_block *b);
+/* The bytes of value frame `frame` of b, or of its timestamp frame for VIGIL__TSDB_TS_FRAME. */
+#define VIGIL__TSDB_TS_FRAME UINT32_MAX
+void vigil__tsdb_block_frame(const vigil__tsdb_block *b, uint32_t frame, const uint8_t **bytes,
+                             size_t *len);
+/* VIGIL_ECORRUPT with a message naming the block (what may be vigil_errmsg()). */
+vigil_status vigil__tsdb_block_corrupt(const vigil__tsdb_block *b, const char *what);
 
-/* block reading with a small cache of decoded frames, one per reader */
+/* block_read.c: block reading with a cache of decoded frames and timestamps, one per reader */
 typedef struct vigil__tsdb_block_reader vigil__tsdb_block_reader;
 vigil_status vigil__tsdb_block_reader_new(vigil__tsdb_block_reader **out);
 void vigil__tsdb_block_reader_free(vigil__tsdb_block_reader *r);
@@ -218,7 +227,12 @@ vigil_status vigil__tsdb_fsync_dir(const char *path);
 void vigil__tsdb_path(const vigil_tsdb *db, char *out, const char *fmt, ...)
     VIGIL_PRINTF(3, 4);
 uint64_t vigil__tsdb_dir_size(const vigil_tsdb *db, const char *sub);
-void vigil__tsdb_head_bounds(vigil_tsdb *db, int64_t *min, int64_t *max);vigil_status vigil__tsdb_wal_log_series(vigil_tsdb *db, const vigil__tsdb_series *s);
+void vigil__tsdb_head_bounds(vigil_tsdb *db, int64_t *min, int64_t *max);
+/* series.c, append_mu held: writes the series record of s to the WAL (no-op in memory mode). */
+vigil_status vigil__tsdb_wal_log_series(vigil_tsdb *db, vigil__tsdb_series *s);
+/* The same, unless s was already logged in the current WAL epoch: call before logging samples
+ * of s. */
+vigil_status vigil__tsdb_wal_ensure_series(vigil_tsdb *db, vigil__tsdb_series *s);
 vigil_status vigil__tsdb_publish_block(vigil_tsdb *db, vigil__tsdb_block *b);
 
 /* retention.c */

@@ -178,6 +178,23 @@ static void test_bad_labels_are_refused_with_a_message(void **state)
     vigil_tsdb_close(db);
 }
 
+/* Labels sort byte-wise, as in Prometheus: an upper-case name comes before __name__, and the
+ * series is still a named series. */
+static void test_label_names_sorting_before_the_metric_name_are_accepted(void **state)
+{
+    (void)state;
+    vigil_tsdb *db = open_mem();
+    vigil_label l[] = {{"__name__", "x"}, {"Zone", "eu"}};
+    assert_int_equal(vigil_tsdb_append(db, l, 2, 1000, 7), VIGIL_OK);
+    int64_t t[2];
+    double v[2];
+    assert_int_equal(read_series(db, "x", 0, 5000, t, v, 2), 1);
+    assert_true(v[0] == 7);
+    vigil_label unnamed[] = {{"Zone", "eu"}};
+    assert_int_not_equal(vigil_tsdb_append(db, unnamed, 1, 1000, 1), VIGIL_OK);
+    vigil_tsdb_close(db);
+}
+
 static void test_stale_marker_is_stored_and_recognized(void **state)
 {
     (void)state;
@@ -444,6 +461,7 @@ int main(void)
         cmocka_unit_test(test_samples_round_trip_bit_exactly_from_sealed_blocks),
         cmocka_unit_test(test_older_samples_are_refused_and_counted),
         cmocka_unit_test(test_bad_labels_are_refused_with_a_message),
+        cmocka_unit_test(test_label_names_sorting_before_the_metric_name_are_accepted),
         cmocka_unit_test(test_stale_marker_is_stored_and_recognized),
         cmocka_unit_test(test_data_survives_close_and_reopen),
         cmocka_unit_test(test_a_second_writer_is_refused),
