@@ -127,6 +127,33 @@ static bool rune_printable(int32_t r)
     return true;
 }
 
+/* r as UTF-8 (1 to 4 bytes); a surrogate becomes U+FFFD, as Go encodes it. */
+size_t vigil__pq_put_utf8(char *out, uint32_t r)
+{
+    if (r >= 0xD800 && r <= 0xDFFF)
+        r = 0xFFFD; /* Go encodes a surrogate as the replacement character */
+    if (r < 0x80) {
+        out[0] = (char)r;
+        return 1;
+    }
+    if (r < 0x800) {
+        out[0] = (char)(0xC0 | (r >> 6));
+        out[1] = (char)(0x80 | (r & 0x3F));
+        return 2;
+    }
+    if (r < 0x10000) {
+        out[0] = (char)(0xE0 | (r >> 12));
+        out[1] = (char)(0x80 | ((r >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (r & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (r >> 18));
+    out[1] = (char)(0x80 | ((r >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((r >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (r & 0x3F));
+    return 4;
+}
+
 /* Appends the escaped form of one rune (quote is the enclosing quote character). */
 static size_t quote_one(char *out, int32_t r, size_t width, const unsigned char *raw, char quote)
 {
@@ -143,23 +170,7 @@ static size_t quote_one(char *out, int32_t r, size_t width, const unsigned char 
             memcpy(out, raw, width);
             return width;
         }
-        /* encode r as UTF-8 */
-        if (r < 0x800) {
-            out[0] = (char)(0xC0 | (r >> 6));
-            out[1] = (char)(0x80 | (r & 0x3F));
-            return 2;
-        }
-        if (r < 0x10000) {
-            out[0] = (char)(0xE0 | (r >> 12));
-            out[1] = (char)(0x80 | ((r >> 6) & 0x3F));
-            out[2] = (char)(0x80 | (r & 0x3F));
-            return 3;
-        }
-        out[0] = (char)(0xF0 | (r >> 18));
-        out[1] = (char)(0x80 | ((r >> 12) & 0x3F));
-        out[2] = (char)(0x80 | ((r >> 6) & 0x3F));
-        out[3] = (char)(0x80 | (r & 0x3F));
-        return 4;
+        return vigil__pq_put_utf8(out, (uint32_t)r);
     }
     switch (r) {
     case '\a': return (size_t)sprintf(out, "\\a");

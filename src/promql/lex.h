@@ -147,4 +147,8 @@ char *vigil__pq_sprintf(pq_arena *a, const char *fmt, ...)
 #endif
     ;
 
+/* r as UTF-8 into out (room for 4 bytes); returns the length. A surrogate becomes U+FFFD, as
+ * Go encodes it. */
+size_t vigil__pq_put_utf8(char *out, uint32_t r);
+
 #endif

@@ -194,32 +194,6 @@ int64_t vigil__pq_parse_duration(pq_parser *p, const pq_token *t)
 
 /* ---------------------------------------------------------------- strings */
 
-static size_t put_utf8(char *out, uint32_t r)
-{
-    if (r >= 0xD800 && r <= 0xDFFF)
-        r = 0xFFFD; /* Go encodes a surrogate as the replacement character */
-    if (r < 0x80) {
-        out[0] = (char)r;
-        return 1;
-    }
-    if (r < 0x800) {
-        out[0] = (char)(0xC0 | (r >> 6));
-        out[1] = (char)(0x80 | (r & 0x3F));
-        return 2;
-    }
-    if (r < 0x10000) {
-        out[0] = (char)(0xE0 | (r >> 12));
-        out[1] = (char)(0x80 | ((r >> 6) & 0x3F));
-        out[2] = (char)(0x80 | (r & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | (r >> 18));
-    out[1] = (char)(0x80 | ((r >> 12) & 0x3F));
-    out[2] = (char)(0x80 | ((r >> 6) & 0x3F));
-    out[3] = (char)(0x80 | (r & 0x3F));
-    return 4;
-}
-
 /* One escape sequence at s (after the backslash); the bytes it stands for go to out. Returns
  * the bytes of input used, 0 when it is not valid. */
 static size_t unescape(const char *s, size_t n, char quote, char *out, size_t *out_len)
@@ -272,7 +246,7 @@ static size_t unescape(const char *s, size_t n, char quote, char *out, size_t *o
     } else {
         if (v > 0x10FFFF)
             return 0;
-        *out_len = put_utf8(out, v);
+        *out_len = vigil__pq_put_utf8(out, v);
     }
     return 1 + digits;
 }
