@@ -21,6 +21,7 @@
 #include "tools.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:9090"
+#define QUERY_THREADS 2
 #define API_PREFIX "/api/v1"
 
 static int usage(FILE *to, const char *problem, const char *arg)
@@ -166,8 +167,13 @@ int cmd_serve(int argc, char **argv)
     if (st != VIGIL_OK)
         return failed(a.data_dir, st);
     st = own_metrics(db, &reg);
+    /* A server of its own, unlike a library inside an application: long range queries may
+     * take two cores. */
+    vigil_promql_options po;
+    vigil_promql_options_init(&po);
+    po.threads = QUERY_THREADS;
     if (st == VIGIL_OK)
-        st = vigil_query_api_new(db, NULL, &api);
+        st = vigil_query_api_new(db, &po, &api);
     rc = st == VIGIL_OK ? run(&a, db, reg, api) : failed("start", st);
     vigil_query_api_free(api);
     vigil_registry_free(reg);

@@ -31,8 +31,15 @@ typedef struct vigil_promql_options {
                                  50,000,000 (Prometheus's --query.max-samples) */
     int64_t subquery_step_ms; /* step of a subquery written without one (`x[1h:]`); default
                                  60000, Prometheus's global evaluation interval */
+    unsigned threads;         /* most threads one query may use. 1 (default; 0 means the same):
+                                 only the calling thread, none is ever started. N > 1: a range
+                                 query of at least 100 steps per part is split into up to N
+                                 parts of its steps (no more than the machine has processors),
+                                 all but the first each evaluated on a thread started for it.
+                                 The answer is the same whatever the count. */
 } vigil_promql_options;
 
+/* Fills the defaults above. Thread-safety: any thread. */
 VIGIL_API void vigil_promql_options_init(vigil_promql_options *opts);
 
 typedef enum vigil_promql_value_type {

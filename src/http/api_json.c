@@ -7,9 +7,13 @@
  * \u0026, newline and tab as \n and \t, leaves DEL alone and escapes U+2028/U+2029, and a client
  * comparing bytes with a real Prometheus sees every difference. Labels are written in byte
  * order of their names whatever order a result holds them in, because Go marshals a label set
- * as a map, and maps are written with sorted keys ("Zed" before "__name__"). */
-#include <inttypes.h>
+ * as a map, and maps are written with sorted keys ("Zed" before "__name__").
+ *
+ * A day-long range query answers with hundreds of thousands of points, so numbers are written
+ * without printf: integers two digits at a time from a table, other values by the engine's
+ * shortest-digits formatter (Ryu), each point straight into the response buffer. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -139,14 +143,66 @@ vigil_status vigil__api_go_quote(vigil_buffer *out, const char *str)
 
 /* --- numbers ----------------------------------------------------------------------------- */
 
+static const char two_digits[201] = "00010203040506070809101112131415161718192021222324"
+                                    "25262728293031323334353637383940414243444546474849"
+                                    "50515253545556575859606162636465666768697071727374"
+                                    "75767778798081828384858687888990919293949596979899";
+
+/* The decimal digits of u at p, two at a time from the right; returns the end. */
+static char *put_uint(char *p, uint64_t u)
+{
+    static const uint64_t pow10[20] = {
+        UINT64_C(1), UINT64_C(10), UINT64_C(100), UINT64_C(1000), UINT64_C(10000),
+        UINT64_C(100000), UINT64_C(1000000), UINT64_C(10000000), UINT64_C(100000000),
+        UINT64_C(1000000000), UINT64_C(10000000000), UINT64_C(100000000000),
+        UINT64_C(1000000000000), UINT64_C(10000000000000), UINT64_C(100000000000000),
+        UINT64_C(1000000000000000), UINT64_C(10000000000000000),
+        UINT64_C(100000000000000000), UINT64_C(1000000000000000000),
+        UINT64_C(10000000000000000000)};
+    /* Its length: log10 from the bit length (1233 / 4096 is just above log10(2)), corrected
+     * by one comparison. */
+    unsigned bits = 64 - (unsigned)__builtin_clzll(u | 1);
+    unsigned t = (bits * 1233) >> 12;
+    size_t n = (size_t)t - ((u | 1) < pow10[t]) + 1; /* (u | 1: 0 has one digit too) */
+    char *end = p + n, *q = end;
+    while (u >= 100) {
+        unsigned r = (unsigned)(u % 100);
+        u /= 100;
+        q -= 2;
+        memcpy(q, two_digits + 2 * r, 2);
+    }
+    if (u >= 10) {
+        q -= 2;
+        memcpy(q, two_digits + 2 * u, 2);
+    } else {
+        *--q = (char)('0' + u);
+    }
+    return end;
+}
+
+/* Seconds, and ".mmm" when not whole (Prometheus writes all three digits: 1.500, never 1.5);
+ * at most 25 bytes. */
+static char *put_time(char *p, int64_t ms)
+{
+    uint64_t t = ms < 0 ? 0 - (uint64_t)ms : (uint64_t)ms;
+    if (ms < 0)
+        *p++ = '-';
+    p = put_uint(p, t / 1000);
+    unsigned frac = (unsigned)(t % 1000);
+    if (frac != 0) {
+        p[0] = '.';
+        p[1] = (char)('0' + frac / 100);
+        p[2] = (char)('0' + frac / 10 % 10);
+        p[3] = (char)('0' + frac % 10);
+        p += 4;
+    }
+    return p;
+}
+
 vigil_status vigil__api_json_time(vigil_buffer *out, int64_t ms)
 {
-    char buf[40];
-    uint64_t t = ms < 0 ? 0 - (uint64_t)ms : (uint64_t)ms;
-    int n = snprintf(buf, sizeof buf, "%s%" PRIu64, ms < 0 ? "-" : "", t / 1000);
-    if (t % 1000 != 0) /* Prometheus writes all three digits: 1.500, never 1.5 */
-        n += snprintf(buf + n, sizeof buf - (size_t)n, ".%03u", (unsigned)(t % 1000));
-    return vigil_buffer_append(out, buf, (size_t)n);
+    char buf[32];
+    return vigil_buffer_append(out, buf, (size_t)(put_time(buf, ms) - buf));
 }
 
 /* Go's FormatFloat(v, 'e', -1, 64) from the 'f' form of the same shortest digits:
@@ -183,32 +239,48 @@ static size_t positional_to_exponent(const char *f, char *out)
 /* Go's strconv.FormatFloat(v, 'f', -1, 64) into f (400 bytes); returns the length. */
 static size_t format_positional(char *f, double v)
 {
-    if (isnan(v))
-        return (size_t)sprintf(f, "NaN");
-    if (isinf(v))
-        return (size_t)sprintf(f, v > 0 ? "+Inf" : "-Inf");
+    if (isnan(v)) {
+        memcpy(f, "NaN", 4);
+        return 3;
+    }
+    if (isinf(v)) {
+        memcpy(f, v > 0 ? "+Inf" : "-Inf", 5);
+        return 4;
+    }
     if (fabs(v) < 9007199254740992.0 && v == floor(v)) {
         /* Below 2^53 an integer's shortest form is all its digits: the common case of counter
-         * values and whole-second timestamps, printed without the shortest-digits search. */
-        return (size_t)sprintf(f, "%.0f", v);
+         * values and whole-second timestamps, written without the shortest-digits search. */
+        char *p = f;
+        if (signbit(v))
+            *p++ = '-'; /* -0 too, as Go writes it */
+        p = put_uint(p, (uint64_t)fabs(v));
+        *p = '\0';
+        return (size_t)(p - f);
     }
     return vigil__pq_format_value_label(f, v);
 }
 
+/* A quoted sample value (see vigil__api_json_value) at p, which has room for 440 bytes;
+ * returns the end. */
+static char *put_value(char *p, double v)
+{
+    double a = fabs(v);
+    *p++ = '"';
+    if (isfinite(v) && a != 0 && (a < 1e-6 || a >= 1e21)) {
+        char f[400];
+        format_positional(f, v);
+        p += positional_to_exponent(f, p);
+    } else {
+        p += format_positional(p, v);
+    }
+    *p++ = '"';
+    return p;
+}
+
 vigil_status vigil__api_json_value(vigil_buffer *out, double v)
 {
-    char f[400], e[420];
-    const char *text = f;
-    size_t n = format_positional(f, v);
-    double a = fabs(v);
-    if (isfinite(v) && a != 0 && (a < 1e-6 || a >= 1e21)) {
-        n = positional_to_exponent(f, e);
-        text = e;
-    }
-    vigil_status st = APPEND_LIT(out, "\"");
-    if (st == VIGIL_OK)
-        st = vigil_buffer_append(out, text, n);
-    return st == VIGIL_OK ? APPEND_LIT(out, "\"") : st;
+    char buf[448];
+    return vigil_buffer_append(out, buf, (size_t)(put_value(buf, v) - buf));
 }
 
 /* A scalar or string result is marshalled by Go's encoding/json as [float64(t)/1000, "v"], so
@@ -270,17 +342,32 @@ vigil_status vigil__api_json_labels(vigil_buffer *out, const vigil_label *labels
     return st == VIGIL_OK ? APPEND_LIT(out, "}") : st;
 }
 
-/* [t,"v"] */
-static vigil_status json_point(vigil_buffer *out, int64_t t, double v)
+/* The most one point takes: a comma, brackets, quotes, a 25-byte time and a value written
+ * positionally before its exponent form replaces it (400 bytes at most). */
+#define POINT_MAX 480
+
+/* [t,"v"] (after a comma), written straight into out when it has room for any point, as a
+ * day-long range query writes hundreds of thousands of them; otherwise built on the stack and
+ * appended, so that the buffer's limit applies to the bytes actually written. */
+static vigil_status json_point(vigil_buffer *out, bool comma, int64_t t, double v)
 {
-    vigil_status st = APPEND_LIT(out, "[");
-    if (st == VIGIL_OK)
-        st = vigil__api_json_time(out, t);
-    if (st == VIGIL_OK)
-        st = APPEND_LIT(out, ",");
-    if (st == VIGIL_OK)
-        st = vigil__api_json_value(out, v);
-    return st == VIGIL_OK ? APPEND_LIT(out, "]") : st;
+    char local[POINT_MAX];
+    size_t limit = out->limit ? out->limit : VIGIL_BUFFER_DEFAULT_LIMIT;
+    bool direct = out->data != NULL && out->cap - out->len > POINT_MAX &&
+                  limit - out->len >= POINT_MAX;
+    char *start = direct ? out->data + out->len : local, *p = start;
+    if (comma)
+        *p++ = ',';
+    *p++ = '[';
+    p = put_time(p, t);
+    *p++ = ',';
+    p = put_value(p, v);
+    *p++ = ']';
+    if (!direct)
+        return vigil_buffer_append(out, local, (size_t)(p - local));
+    out->len += (size_t)(p - start);
+    out->data[out->len] = '\0';
+    return VIGIL_OK;
 }
 
 /* {"metric":{...},"value":[t,"v"]} or {"metric":{...},"values":[[t,"v"],...]} */
@@ -297,12 +384,8 @@ static vigil_status json_series(vigil_buffer *out, const vigil_promql_result *r,
         st = vigil__api_json_labels(out, labels, nl);
     if (st == VIGIL_OK)
         st = matrix ? APPEND_LIT(out, ",\"values\":[") : APPEND_LIT(out, ",\"value\":");
-    for (size_t p = 0; p < np && st == VIGIL_OK && (matrix || p == 0); p++) {
-        if (p > 0)
-            st = APPEND_LIT(out, ",");
-        if (st == VIGIL_OK)
-            st = json_point(out, t[p], v[p]);
-    }
+    for (size_t p = 0; p < np && st == VIGIL_OK && (matrix || p == 0); p++)
+        st = json_point(out, p > 0, t[p], v[p]);
     if (st == VIGIL_OK && matrix)
         st = APPEND_LIT(out, "]");
     return st == VIGIL_OK ? APPEND_LIT(out, "}") : st;
@@ -325,6 +408,21 @@ static vigil_status json_string_result(vigil_buffer *out, const vigil_promql_res
     return json_go_pair(out, vigil_promql_result_time(r), s ? s : "", 0, true);
 }
 
+/* Grows out once to about what the series will take (some 30 bytes a point), instead of
+ * doubling a few megabytes through a dozen copies. Only a hint: nothing fails here. */
+static void reserve_for(vigil_buffer *out, const vigil_promql_result *r, size_t n)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        const int64_t *t;
+        const double *v;
+        bytes += 160 + 32 * vigil_promql_result_points(r, i, &t, &v);
+    }
+    size_t limit = out->limit ? out->limit : VIGIL_BUFFER_DEFAULT_LIMIT;
+    if (bytes > 4096 && bytes <= limit / 2 && out->len < limit / 2)
+        (void)vigil_buffer_reserve(out, bytes);
+}
+
 vigil_status vigil__api_json_result(vigil_buffer *out, const vigil_promql_result *r)
 {
     vigil_promql_value_type type = vigil_promql_result_type(r);
@@ -344,6 +442,7 @@ vigil_status vigil__api_json_result(vigil_buffer *out, const vigil_promql_result
         st = json_string_result(out, r);
     else {
         size_t n = vigil_promql_result_series(r);
+        reserve_for(out, r, n);
         st = APPEND_LIT(out, "[");
         for (size_t i = 0; i < n && st == VIGIL_OK; i++) {
             if (i > 0)

@@ -40,6 +40,7 @@ VIGIL_API void vigil_promql_options_init(vigil_promql_options *opts)
     opts->timeout_ms = 120000;
     opts->max_samples = 50000000;
     opts->subquery_step_ms = 60000;
+    opts->threads = 1;
 }
 
 VIGIL_API vigil_promql_error_type vigil_promql_error_type_of(vigil_status status)

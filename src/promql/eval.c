@@ -341,6 +341,24 @@ vigil_status vigil__pq_merge_finish(pq_merge *m)
     return vigil__pq_count(m->ev, points);
 }
 
+vigil_status vigil__pq_check_unique_lsets(const pq_lset *const *ls, size_t n)
+{
+    pq_index ix;
+    vigil__pq_index_init(&ix);
+    vigil_status st = vigil__pq_index_reserve(&ix, n);
+    for (size_t i = 0; st == VIGIL_OK && i < n; i++) {
+        size_t pos = 0;
+        uint32_t j;
+        while (st == VIGIL_OK && vigil__pq_index_next(&ix, ls[i]->hash, &pos, &j))
+            if (vigil__pq_lset_equal(ls[j], ls[i]))
+                st = vigil__pq_dup_labelset();
+        if (st == VIGIL_OK)
+            st = vigil__pq_index_put(&ix, ls[i]->hash, (uint32_t)i);
+    }
+    vigil__pq_index_free(&ix);
+    return st;
+}
+
 vigil_status vigil__pq_check_unique(const pq_value *v)
 {
     pq_index ix;

@@ -199,13 +199,14 @@ typedef struct pq_eval {
 
 void vigil__pq_eval_init(pq_eval *ev, vigil_tsdb *db, pq_arena *arena,
                          const vigil_promql_options *opts, int64_t start, int64_t end);
-/* Evaluates root over f, on two threads (each half of the steps) when f has many steps and
- * nothing in root depends on which steps are evaluated together; *out is then one value over
- * all of f. Both halves' evaluations must stay alive (label strings) until the value has been
- * used: vigil__pq_par_done releases them. */
+/* Evaluates root over f, in up to opts->threads parts of its steps on as many threads when f
+ * has many steps and nothing in root depends on which steps are evaluated together
+ * (eval_split.c); *out is then one value over all of f. Every part's evaluation must stay alive
+ * (label strings) until the value has been used: vigil__pq_par_done releases them. */
+#define PQ_PAR_MAX 8
 typedef struct pq_par {
-    pq_arena arena[2];
-    pq_eval ev[2];
+    pq_arena arena[PQ_PAR_MAX];
+    pq_eval ev[PQ_PAR_MAX];
     int used;
     size_t samples;
 } pq_par;
@@ -281,6 +282,8 @@ vigil_status vigil__pq_merge_finish(pq_merge *m);
 /* Fails with "vector cannot contain metrics with the same labelset" when two series of a
  * vector value have equal labels (Prometheus's check on whole matrices). */
 vigil_status vigil__pq_check_unique(const pq_value *v);
+/* The same check over n label sets. */
+vigil_status vigil__pq_check_unique_lsets(const pq_lset *const *ls, size_t n);
 
 /* The time an @ modifier pins a selector or subquery to. */
 int64_t vigil__pq_at_time(const pq_eval *ev, pq_at_kind at, int64_t at_ms);
@@ -309,6 +312,22 @@ vigil_status vigil__pq_eval_subquery(pq_eval *ev, const pq_node *node, const pq_
 /* eval_range.c: a call with a range-vector argument (rate, *_over_time, absent_over_time...). */
 vigil_status vigil__pq_eval_range_call(pq_eval *ev, const pq_node *node, const pq_frame *f,
                                        pq_value **out);
+/* What receives a node's output series one at a time instead of a value holding them all:
+ * an aggregation folding a range function's output as it is computed, so that a day of rates
+ * over hundreds of series is never materialised. put gets each series' row over the whole
+ * frame (count > 0 steps set) and its labels, and leaves the row cleared; it counts the
+ * points against max_samples as keeping them would (the caller uncounts them when it is done
+ * with them), so that the limit fails exactly where it fails without streaming. */
+typedef struct pq_sink pq_sink;
+struct pq_sink {
+    vigil_status (*put)(pq_sink *k, pq_row *row, const pq_lset *ls, size_t count);
+};
+
+/* eval_range.c: vigil__pq_eval_range_call with its output series passed to sink in the order
+ * they would have in the value, after the same checks. Not for absent_over_time, whose
+ * output is not its series. */
+vigil_status vigil__pq_eval_range_call_sink(pq_eval *ev, const pq_node *node, const pq_frame *f,
+                                            pq_sink *sink);
 /* eval_call.c: every other function call. */
 vigil_status vigil__pq_eval_call(pq_eval *ev, const pq_node *node, const pq_frame *f,
                                  pq_value **out);
@@ -332,6 +351,28 @@ vigil_status vigil__pq_eval_aggregate(pq_eval *ev, const pq_node *node, const pq
 
 struct factor_memo;
 
+/* What the windows of one series are, given only its timestamps: series scraped together
+ * (every series of one target) have the same timestamps, so the windows' sample ranges and
+ * rate's extrapolation factors are worked out once for all of them. A call keeps the plans of
+ * the last few dozen distinct timestamp arrays it met (PQ_PLAN_BYTES of them at most), as a
+ * selector's series come sorted by labels and a target's series need not be next to each
+ * other. */
+#define PQ_PLANS_MAX 64
+#define PQ_PLAN_BYTES ((size_t)4 << 20)
+
+typedef struct pq_window_plan {
+    int64_t *t;                /* the timestamps it was made for */
+    size_t n, t_cap;
+    int64_t first_end, interval, range;
+    size_t steps, steps_cap;
+    uint32_t *a, *b;           /* window k holds samples [a[k], b[k]) */
+    double *factor;            /* rate-like: window k's extrapolation factor... */
+    uint64_t *near;            /* ...valid unless bit k is clear and a counter's zero point
+                                  could move the window's start (see rate_value) */
+    size_t widest;
+    uint64_t used;             /* when it was last used, for evicting the oldest */
+} pq_window_plan;
+
 typedef struct pq_slide {
     pq_fn_id id;
     double *hi, *lo;           /* double-double sum of the finite samples before i */
@@ -340,6 +381,10 @@ typedef struct pq_slide {
     struct factor_memo *memo;  /* rate's extrapolation factors by window layout */
     size_t *resets;            /* indices i where v[i] < v[i - 1] (counters) */
     size_t nresets, reset_cap;
+    pq_window_plan *plans;     /* the windows of recent series' timestamps */
+    size_t nplans;
+    size_t last;               /* the plan used last */
+    uint64_t clock;
 } pq_slide;
 
 bool vigil__pq_slide_fn(pq_fn_id id);

@@ -7,7 +7,11 @@
  * and means come out with its bits: avg keeps a running mean with its infinity rules, stddev
  * and stdvar use Welford's updates, min/max let a NaN be replaced. topk/bottomk replay Go's heap
  * so that ties and NaNs select and order as in Prometheus. count_values is the exception: its
- * groups depend on values, so it walks step by step. */
+ * groups depend on values, so it walks step by step.
+ *
+ * A folding aggregation directly over a range function (sum(rate(x[5m]))) never sees the
+ * function's output as a value: the series are folded into their groups as the function
+ * computes them (stream_aggregate), with the same groups, order and bits. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,11 +119,24 @@ typedef struct fold {
     uint64_t *has;
 } fold;
 
+/* Which accumulators an operation reads besides val. */
+static inline bool uses_mean(pq_aggop op)
+{
+    return op == PQ_AGG_AVG || op == PQ_AGG_STDDEV || op == PQ_AGG_STDVAR;
+}
+
+static inline bool uses_cnt(pq_aggop op)
+{
+    return uses_mean(op) || op == PQ_AGG_COUNT;
+}
+
 static inline void fold_first(pq_aggop op, fold *a, size_t i, double v)
 {
     a->val[i] = op == PQ_AGG_GROUP ? 1 : (op == PQ_AGG_STDDEV || op == PQ_AGG_STDVAR) ? 0 : v;
-    a->mean[i] = v;
-    a->cnt[i] = 1;
+    if (uses_mean(op))
+        a->mean[i] = v;
+    if (uses_cnt(op))
+        a->cnt[i] = 1;
     pq_bit_set(a->has, i);
 }
 
@@ -232,6 +249,195 @@ static vigil_status fold_group(pq_eval *ev, pq_aggop op, const pq_value *in, con
     *o = (pq_series){g->ls, g->lo, (uint32_t)n, a.val, points == n ? NULL : a.has};
     out->points += points;
     return vigil__pq_count(ev, points);
+}
+
+/* ---- folding a range function's output as it is computed ----------------------------------- */
+
+/* sum(rate(x[5m])) and the like: the range function hands its series over one at a time
+ * (pq_sink) and each is folded into its group's accumulators at once, instead of the whole
+ * output being kept as a value and walked afterwards. The groups, their order, each step's
+ * order of folding (input order) and the counts against max_samples are those of the path
+ * through a value, so are the answers, bit for bit; what is saved is writing and reading back
+ * the function's whole output (a day of rates over 450 series at one-minute steps is 5 MB). */
+
+typedef struct stream_group {
+    const pq_lset *ls;
+    fold a; /* over the whole frame */
+} stream_group;
+
+typedef struct stream_fold {
+    pq_sink sink;
+    pq_eval *ev;
+    const pq_node *node;
+    size_t nsteps;
+    pq_index ix;
+    stream_group *g;
+    size_t ng, cap;
+    size_t points; /* the input's points, counted as a value holding them would be */
+} stream_fold;
+
+static void stream_fold_free(stream_fold *sf)
+{
+    for (size_t i = 0; i < sf->ng; i++) {
+        vigil__free(sf->g[i].a.val);
+        vigil__free(sf->g[i].a.mean);
+        vigil__free(sf->g[i].a.cnt);
+        vigil__free(sf->g[i].a.has);
+    }
+    vigil__free(sf->g);
+    vigil__pq_index_free(&sf->ix);
+}
+
+/* The group of a series with labels ls, created (accumulators and all) when new. */
+static vigil_status stream_group_of(stream_fold *sf, const pq_lset *ls, stream_group **out)
+{
+    const pq_node *node = sf->node;
+    const bool on = !node->u.agg.without;
+    uint64_t h = vigil__pq_lset_project_hash(ls, on, node->u.agg.grouping,
+                                             node->u.agg.n_grouping);
+    size_t pos = 0;
+    uint32_t g;
+    while (vigil__pq_index_next(&sf->ix, h, &pos, &g)) {
+        if (vigil__pq_lset_project_equal(sf->g[g].ls, ls, on, node->u.agg.grouping,
+                                         node->u.agg.n_grouping)) {
+            *out = &sf->g[g];
+            return VIGIL_OK;
+        }
+    }
+    if (sf->ng == sf->cap) {
+        size_t cap = sf->cap ? sf->cap * 2 : 16;
+        stream_group *n = vigil__realloc(sf->g, cap * sizeof *n);
+        if (n == NULL)
+            return vigil__pq_nomem("an aggregation's groups");
+        sf->g = n;
+        sf->cap = cap;
+    }
+    stream_group *x = &sf->g[sf->ng];
+    memset(x, 0, sizeof *x);
+    x->ls = group_labels(sf->ev, node, ls);
+    pq_aggop op = node->u.agg.op;
+    size_t n = sf->nsteps;
+    x->a.val = vigil__malloc(n * sizeof *x->a.val);
+    x->a.has = vigil__calloc(pq_words(n) + 1, sizeof *x->a.has);
+    x->a.mean = uses_mean(op) ? vigil__malloc(n * sizeof *x->a.mean) : NULL;
+    x->a.cnt = uses_cnt(op) ? vigil__malloc(n * sizeof *x->a.cnt) : NULL;
+    sf->ng++; /* freed with the others from here on */
+    if (x->ls == NULL || x->a.val == NULL || x->a.has == NULL ||
+        (uses_mean(op) && x->a.mean == NULL) || (uses_cnt(op) && x->a.cnt == NULL))
+        return vigil__pq_nomem("an aggregation");
+    *out = x;
+    return vigil__pq_index_put(&sf->ix, h, (uint32_t)(sf->ng - 1));
+}
+
+/* Folds the steps set in row into a; steps in a 64-step word that every earlier member has
+ * too, all of them, are summed by a plain loop. */
+static void fold_row(pq_aggop op, fold *a, const pq_row *row)
+{
+    for (size_t w = 0; w < pq_words(row->n); w++) {
+        uint64_t bits = row->ok[w], have = a->has[w];
+        if (bits == 0)
+            continue;
+        size_t base = w * 64;
+        if (op == PQ_AGG_SUM && bits == UINT64_MAX && have == UINT64_MAX) {
+            for (size_t i = base; i < base + 64; i++)
+                a->val[i] += row->v[i];
+            continue;
+        }
+        for (uint64_t b = bits & have; b != 0; b &= b - 1) {
+            size_t i = base + (size_t)__builtin_ctzll(b);
+            fold_next(op, a, i, row->v[i]);
+        }
+        for (uint64_t b = bits & ~have; b != 0; b &= b - 1) {
+            size_t i = base + (size_t)__builtin_ctzll(b);
+            fold_first(op, a, i, row->v[i]);
+        }
+    }
+}
+
+static vigil_status stream_put(pq_sink *k, pq_row *row, const pq_lset *ls, size_t count)
+{
+    stream_fold *sf = (stream_fold *)k;
+    stream_group *g = NULL;
+    vigil_status st = stream_group_of(sf, ls, &g);
+    if (!st)
+        fold_row(sf->node->u.agg.op, &g->a, row);
+    vigil__pq_row_clear(row);
+    if (st)
+        return st;
+    sf->points += count;
+    return vigil__pq_count(sf->ev, count);
+}
+
+/* Each group's result as an output series, in the order the groups appeared. */
+static vigil_status stream_emit(stream_fold *sf, pq_value *out)
+{
+    pq_aggop op = sf->node->u.agg.op;
+    vigil_status st = VIGIL_OK;
+    for (size_t g = 0; !st && g < sf->ng; g++) {
+        fold *a = &sf->g[g].a;
+        for (size_t w = 0; w < pq_words(sf->nsteps); w++)
+            for (uint64_t b = a->has[w]; b != 0; b &= b - 1) {
+                size_t i = w * 64 + (size_t)__builtin_ctzll(b);
+                a->val[i] = fold_result(op, a, i);
+            }
+        pq_row r = {a->val, a->has, sf->nsteps};
+        st = vigil__pq_row_emit(sf->ev, &r, out, sf->g[g].ls);
+    }
+    return st;
+}
+
+static bool folding_op(pq_aggop op)
+{
+    switch (op) {
+    case PQ_AGG_SUM:
+    case PQ_AGG_AVG:
+    case PQ_AGG_MIN:
+    case PQ_AGG_MAX:
+    case PQ_AGG_COUNT:
+    case PQ_AGG_GROUP:
+    case PQ_AGG_STDDEV:
+    case PQ_AGG_STDVAR: return true;
+    default: return false;
+    }
+}
+
+/* The call under an aggregation whose output can be folded as it comes: a range function
+ * (other than absent_over_time, whose output is not its series). */
+static const pq_node *streamed_call(const pq_node *node)
+{
+    if (!folding_op(node->u.agg.op) || node->u.agg.param != NULL)
+        return NULL;
+    const pq_node *e = vigil__pq_unparen(node->u.agg.expr);
+    if (e->kind != PQ_CALL || e->u.call.fn->id == PQ_FN_ABSENT_OVER_TIME)
+        return NULL;
+    for (size_t i = 0; i < e->u.call.n_args; i++)
+        if (e->u.call.args[i]->type == PQ_T_MATRIX)
+            return e;
+    return NULL;
+}
+
+static vigil_status stream_aggregate(pq_eval *ev, const pq_node *node, const pq_node *call,
+                                     const pq_frame *f, pq_value **out)
+{
+    stream_fold sf = {.sink = {stream_put}, .ev = ev, .node = node, .nsteps = f->n};
+    vigil__pq_index_init(&sf.ix);
+    pq_value *v = NULL;
+    /* What evaluating the expression through vigil__pq_eval would check first. */
+    vigil_status st = vigil__pq_check_time(ev);
+    if (!st)
+        st = vigil__pq_eval_range_call_sink(ev, call, f, &sf.sink);
+    if (!st)
+        st = vigil__pq_value_new(ev, PQ_VAL_VECTOR, &v);
+    if (!st)
+        st = stream_emit(&sf, v);
+    vigil__pq_uncount(ev, sf.points);
+    stream_fold_free(&sf);
+    if (st) {
+        vigil__pq_value_free(ev, v);
+        return st;
+    }
+    *out = v;
+    return VIGIL_OK;
 }
 
 /* ---- quantile ------------------------------------------------------------------------------- */
@@ -670,6 +876,9 @@ static vigil_status aggregate(pq_eval *ev, const pq_node *node, const pq_frame *
 vigil_status vigil__pq_eval_aggregate(pq_eval *ev, const pq_node *node, const pq_frame *f,
                                       pq_value **out)
 {
+    const pq_node *call = streamed_call(node);
+    if (call != NULL)
+        return stream_aggregate(ev, node, call, f, out);
     pq_value *param = NULL, *in = NULL, *v = NULL;
     vigil_status st = VIGIL_OK;
     if (node->u.agg.param != NULL && node->u.agg.op != PQ_AGG_COUNT_VALUES)

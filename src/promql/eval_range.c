@@ -7,9 +7,14 @@
  * the store's series set (or from a subquery's evaluation) and are never copied, except to
  * leave staleness markers out of a series that has some. Output series lose __name__ (but for
  * last_over_time), and then two of them with equal labels are an error, as Prometheus checks
- * the whole matrix. */
+ * the whole matrix. The output goes into a value, or series by series to a sink (an
+ * aggregation folding it as it comes, eval_aggr.c). */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "core/core_int.h"
 #include "eval.h"
@@ -74,25 +79,37 @@ static void src_close(range_src *src)
     vigil__free(src->v);
 }
 
-/* Whether any of n values is a staleness marker: every sample of every series passes through
- * this, so it runs branch-free four values at a time. */
+/* Whether any of n values is NaN: eight at a time with SSE2 where there is SSE2. */
+static bool any_nan(const double *v, size_t n)
+{
+    size_t i = 0;
+    bool any = false;
+#if defined(__SSE2__)
+    __m128d acc = _mm_setzero_pd();
+    for (; i + 8 <= n; i += 8) {
+        __m128d a = _mm_loadu_pd(&v[i]), b = _mm_loadu_pd(&v[i + 2]);
+        __m128d c = _mm_loadu_pd(&v[i + 4]), d = _mm_loadu_pd(&v[i + 6]);
+        acc = _mm_or_pd(acc, _mm_or_pd(_mm_or_pd(_mm_cmpunord_pd(a, a), _mm_cmpunord_pd(b, b)),
+                                       _mm_or_pd(_mm_cmpunord_pd(c, c), _mm_cmpunord_pd(d, d))));
+    }
+    any = _mm_movemask_pd(acc) != 0;
+#endif
+    for (; i < n && !any; i++)
+        any = isnan(v[i]);
+    return any;
+}
+
+/* Whether any of n values is a staleness marker. Every sample of every series passes through
+ * this, so it first looks for any NaN at all (most series have none), and only a series with
+ * one is checked value by value for the marker's bits. */
 static bool has_stale(const double *v, size_t n)
 {
-    const uint64_t stale = VIGIL_TSDB_STALE_BITS;
-    uint64_t found = 0;
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        uint64_t b[4];
-        memcpy(b, &v[i], sizeof b);
-        found |= (uint64_t)(b[0] == stale) | (uint64_t)(b[1] == stale) |
-                 (uint64_t)(b[2] == stale) | (uint64_t)(b[3] == stale);
-    }
-    for (; i < n; i++) {
-        uint64_t b;
-        memcpy(&b, &v[i], sizeof b);
-        found |= b == stale;
-    }
-    return found != 0;
+    if (!any_nan(v, n))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (is_stale(v[i]))
+            return true;
+    return false;
 }
 
 /* Copies the samples without staleness markers when there are any. */
@@ -325,10 +342,40 @@ static vigil_status eval_args(pq_eval *ev, const pq_node *node, const pq_frame *
     return VIGIL_OK;
 }
 
-static vigil_status run(pq_eval *ev, range_call *c, range_src *src, pq_value *v)
+/* The output series' labels, for the duplicate check of a streamed call. */
+typedef struct lset_list {
+    const pq_lset **ls;
+    size_t n, cap;
+} lset_list;
+
+static vigil_status lset_list_add(lset_list *l, const pq_lset *ls)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        const pq_lset **n = vigil__realloc(l->ls, cap * sizeof *n);
+        if (n == NULL)
+            return vigil__pq_nomem("a range vector's labels");
+        l->ls = n;
+        l->cap = cap;
+    }
+    l->ls[l->n++] = ls;
+    return VIGIL_OK;
+}
+
+static size_t row_count(const pq_row *row)
+{
+    size_t count = 0;
+    for (size_t w = 0; w < pq_words(row->n); w++)
+        count += (size_t)__builtin_popcountll(row->ok[w]);
+    return count;
+}
+
+/* Computes every series' row and hands it to v (as a series) or to sink. */
+static vigil_status run(pq_eval *ev, range_call *c, range_src *src, pq_value *v, pq_sink *sink)
 {
     const bool keep_name = c->id == PQ_FN_LAST_OVER_TIME;
     bool renamed = false;
+    lset_list emitted = {0};
     pq_row row;
     vigil_status st = vigil__pq_row_init(&row, c->f->n);
     const pq_lset *ls;
@@ -350,17 +397,31 @@ static vigil_status run(pq_eval *ev, range_call *c, range_src *src, pq_value *v)
             renamed |= dropped != ls;
             ls = dropped;
         }
-        if (!st)
+        if (st)
+            break;
+        if (sink == NULL) {
             st = vigil__pq_row_emit(ev, &row, v, ls);
+            continue;
+        }
+        size_t count = row_count(&row);
+        if (count == 0)
+            continue;
+        if (!keep_name)
+            st = lset_list_add(&emitted, ls);
+        if (!st)
+            st = sink->put(sink, &row, ls, count);
     }
     vigil__pq_row_free(&row);
     if (!st && renamed && c->id != PQ_FN_ABSENT_OVER_TIME)
-        st = vigil__pq_check_unique(v);
+        st = sink == NULL ? vigil__pq_check_unique(v)
+                          : vigil__pq_check_unique_lsets(emitted.ls, emitted.n);
+    vigil__free(emitted.ls);
     return st;
 }
 
-vigil_status vigil__pq_eval_range_call(pq_eval *ev, const pq_node *node, const pq_frame *f,
-                                       pq_value **out)
+/* Everything but what is done with the output: src and c are set up for the call (c->f = f). */
+static vigil_status range_call_run(pq_eval *ev, const pq_node *node, const pq_frame *f,
+                                   pq_value *v, pq_sink *sink)
 {
     range_call c = {.id = node->u.call.fn->id, .f = f};
     size_t mi = 0;
@@ -369,7 +430,6 @@ vigil_status vigil__pq_eval_range_call(pq_eval *ev, const pq_node *node, const p
     const pq_node *arg = vigil__pq_unparen(node->u.call.args[mi]);
 
     range_src src;
-    pq_value *v = NULL;
     vigil__pq_slide_init(&c.slide, c.id);
     vigil_status st = eval_args(ev, node, f, mi, &c);
     if (!st)
@@ -381,18 +441,37 @@ vigil_status vigil__pq_eval_range_call(pq_eval *ev, const pq_node *node, const p
     if (c.sliding && (c.redo = vigil__malloc((pq_words(f->n) + 1) * sizeof *c.redo)) == NULL)
         c.sliding = false;
     if (!st)
-        st = vigil__pq_value_new(ev, PQ_VAL_VECTOR, &v);
-    if (!st)
-        st = run(ev, &c, &src, v);
+        st = run(ev, &c, &src, v, sink);
     src_close(&src);
     for (size_t i = 0; i < c.nargs; i++)
         vigil__pq_value_free(ev, c.args[i]);
     vigil__free(c.scratch);
     vigil__pq_slide_free(&c.slide);
     vigil__free(c.redo);
-    if (!st && c.id == PQ_FN_ABSENT_OVER_TIME) {
+    return st;
+}
+
+vigil_status vigil__pq_eval_range_call_sink(pq_eval *ev, const pq_node *node, const pq_frame *f,
+                                            pq_sink *sink)
+{
+    if (node->u.call.fn->id == PQ_FN_ABSENT_OVER_TIME)
+        return vigil__fail(VIGIL_EINVAL, "absent_over_time cannot stream its output");
+    return range_call_run(ev, node, f, NULL, sink);
+}
+
+vigil_status vigil__pq_eval_range_call(pq_eval *ev, const pq_node *node, const pq_frame *f,
+                                       pq_value **out)
+{
+    pq_value *v = NULL;
+    vigil_status st = vigil__pq_value_new(ev, PQ_VAL_VECTOR, &v);
+    if (!st)
+        st = range_call_run(ev, node, f, v, NULL);
+    if (!st && node->u.call.fn->id == PQ_FN_ABSENT_OVER_TIME) {
+        size_t mi = 0;
+        while (mi < node->u.call.n_args && node->u.call.args[mi]->type != PQ_T_MATRIX)
+            mi++;
         pq_value *seen = v;
-        st = absent_steps(ev, arg, seen, f, &v);
+        st = absent_steps(ev, vigil__pq_unparen(node->u.call.args[mi]), seen, f, &v);
         vigil__pq_value_free(ev, seen);
         if (st)
             v = NULL;

@@ -1,18 +1,20 @@
-/* eval_split.c — a long range query evaluated as two halves on two threads.
+/* eval_split.c — a long range query evaluated in parts on several threads, when the options
+ * allow more than one (vigil_promql_options.threads: a library inside someone's application
+ * takes no second core unless asked; `vigil serve` asks for two).
  *
  * PromQL steps are independent of each other: what a step yields depends on its own time and
  * on the data, never on which other steps the query asks for (subquery steps are aligned to
- * absolute time, @ pins absolute times, start() and end() are the whole query's). So the
- * first and the second half of the steps can be evaluated separately, each reading only the
- * data its own steps need, and the two results joined series by series. Reading and decoding
- * samples is most of a long query's work, and this halves its wall time on two cores.
+ * absolute time, @ pins absolute times, start() and end() are the whole query's). So
+ * consecutive runs of the steps can be evaluated separately, each reading only the data its
+ * own steps need, and the results joined series by series. Reading and decoding samples is
+ * most of a long query's work, and this divides its wall time by the number of free cores.
  *
  * A few checks Prometheus makes look at the whole matrix rather than at each step (two series
  * left with equal labels after a range function or a unary minus dropped __name__, even at
  * different steps), and an aggregation over a pinned expression evaluates its parameter once
  * at the query's start. Queries that could meet those run on one thread, unchanged.
  *
- * The halves share the query's deadline and its sample budget (one counter, updated
+ * The parts share the query's deadline and its sample budget (one counter, updated
  * atomically). */
 #include <pthread.h>
 #include <stdio.h>
@@ -22,8 +24,8 @@
 #include "core/core_int.h"
 #include "eval.h"
 
-/* Below this many steps a second thread costs more than it saves. */
-#define SPLIT_MIN_STEPS 200
+/* Below this many steps a part costs more to start and join than it saves. */
+#define PART_MIN_STEPS 100
 
 /* A selector naming exactly one metric cannot yield two series that differ only in
  * __name__. */
@@ -76,8 +78,8 @@ static bool splittable(const pq_node *n)
 
 /* ---- joining the halves --------------------------------------------------------------------- */
 
-/* Series b (of the second half, whose steps start at shift) appended to series a, or on its
- * own when a is NULL. */
+/* Series b (of a later part, whose steps start at shift) appended to series a, or on its own
+ * when a is NULL. */
 static vigil_status join_series(pq_value *out, const pq_series *a, const pq_series *b,
                                 uint32_t shift)
 {
@@ -140,23 +142,24 @@ static vigil_status join_vectors(pq_value *a, pq_value *b, uint32_t shift, pq_va
     return st;
 }
 
-static vigil_status join(pq_eval *ev, pq_value *a, pq_value *b, const pq_frame *f,
-                         uint32_t shift, pq_value **out)
+/* a (over n_a steps) and b (the steps after them) as one value over n_a + n_b steps. */
+static vigil_status join(pq_eval *ev, pq_value *a, pq_value *b, size_t n_a, size_t n_b,
+                         pq_value **out)
 {
     pq_value *v;
     vigil_status st = vigil__pq_value_new(ev, a->kind, &v);
     if (st)
         return st;
     if (a->kind == PQ_VAL_SCALAR) {
-        v->scalar = vigil__pq_value_alloc(v, f->n * sizeof *v->scalar);
+        v->scalar = vigil__pq_value_alloc(v, (n_a + n_b) * sizeof *v->scalar);
         if (v->scalar == NULL) {
             st = vigil__pq_nomem("a range query's result");
         } else {
-            memcpy(v->scalar, a->scalar, shift * sizeof *v->scalar);
-            memcpy(v->scalar + shift, b->scalar, (f->n - shift) * sizeof *v->scalar);
+            memcpy(v->scalar, a->scalar, n_a * sizeof *v->scalar);
+            memcpy(v->scalar + n_a, b->scalar, n_b * sizeof *v->scalar);
         }
     } else {
-        st = join_vectors(a, b, shift, v);
+        st = join_vectors(a, b, (uint32_t)n_a, v);
     }
     if (st) {
         vigil__pq_value_free(ev, v);
@@ -166,24 +169,38 @@ static vigil_status join(pq_eval *ev, pq_value *a, pq_value *b, const pq_frame *
     return VIGIL_OK;
 }
 
-/* ---- the two threads ------------------------------------------------------------------------ */
+/* ---- the threads ---------------------------------------------------------------------------- */
 
-typedef struct half {
+typedef struct part {
     pq_eval *ev;
     const pq_node *root;
     pq_frame f;
     pq_value *v;
     vigil_status st;
     char msg[1024]; /* the failure's message: vigil_errmsg() is per thread */
-} half;
+} part;
 
-static void *run_half(void *arg)
+static void *run_part(void *arg)
 {
-    half *h = arg;
+    part *h = arg;
     h->st = vigil__pq_eval(h->ev, h->root, &h->f, &h->v);
     if (h->st)
         snprintf(h->msg, sizeof h->msg, "%s", vigil_errmsg());
     return NULL;
+}
+
+/* How many parts to split f into: no more than the options allow, the machine has processors
+ * and f has PART_MIN_STEPS steps for. */
+static size_t parts_for(const vigil_promql_options *opts, const pq_node *root, const pq_frame *f)
+{
+    size_t want = opts->threads > PQ_PAR_MAX ? PQ_PAR_MAX : opts->threads;
+    if (want < 2 || f->n < 2 * PART_MIN_STEPS)
+        return 1;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cpus < 2 || !splittable(root))
+        return 1;
+    size_t parts = want < (size_t)cpus ? want : (size_t)cpus;
+    return parts < f->n / PART_MIN_STEPS ? parts : f->n / PART_MIN_STEPS;
 }
 
 vigil_status vigil__pq_par_eval(pq_par *p, vigil_tsdb *db, const vigil_promql_options *opts,
@@ -191,35 +208,56 @@ vigil_status vigil__pq_par_eval(pq_par *p, vigil_tsdb *db, const vigil_promql_op
                                 int64_t end, pq_value **out)
 {
     memset(p, 0, sizeof *p);
-    bool two = f->n >= SPLIT_MIN_STEPS && sysconf(_SC_NPROCESSORS_ONLN) > 1 && splittable(root);
-    p->used = two ? 2 : 1;
-    for (int i = 0; i < p->used; i++) {
+    size_t parts = parts_for(opts, root, f);
+    p->used = (int)parts;
+    for (size_t i = 0; i < parts; i++) {
         vigil__pq_arena_init(&p->arena[i]);
         vigil__pq_eval_init(&p->ev[i], db, &p->arena[i], opts, start, end);
         p->ev[i].samples = &p->samples;
     }
-    if (!two)
+    if (parts == 1)
         return vigil__pq_eval(&p->ev[0], root, f, out);
 
-    size_t first = f->n / 2;
-    half h[2] = {{.ev = &p->ev[0], .root = root, .f = {f->start, f->interval, first}},
-                 {.ev = &p->ev[1], .root = root,
-                  .f = {pq_frame_t(f, first), f->interval, f->n - first}}};
-    pthread_t th;
-    bool threaded = pthread_create(&th, NULL, run_half, &h[1]) == 0;
-    run_half(&h[0]);
-    if (threaded)
-        pthread_join(th, NULL);
-    else
-        run_half(&h[1]);
+    part h[PQ_PAR_MAX] = {{0}};
+    pthread_t th[PQ_PAR_MAX];
+    bool threaded[PQ_PAR_MAX] = {false};
+    for (size_t i = 0; i < parts; i++) {
+        size_t lo = f->n * i / parts, hi = f->n * (i + 1) / parts;
+        h[i] = (part){.ev = &p->ev[i], .root = root,
+                      .f = {pq_frame_t(f, lo), f->interval, hi - lo}};
+    }
+    for (size_t i = 1; i < parts; i++)
+        threaded[i] = pthread_create(&th[i], NULL, run_part, &h[i]) == 0;
+    run_part(&h[0]);
+    for (size_t i = 1; i < parts; i++) {
+        if (threaded[i])
+            pthread_join(th[i], NULL);
+        else
+            run_part(&h[i]);
+    }
     vigil_status st = VIGIL_OK;
-    for (int i = 0; i < 2 && !st; i++)
+    for (size_t i = 0; i < parts && !st; i++)
         if (h[i].st)
             st = vigil__fail(h[i].st, "%s", h[i].msg);
+    /* The parts joined in order, each join a value of ev[0]'s. */
+    pq_value *acc = h[0].v;
+    size_t n_acc = h[0].f.n;
+    for (size_t i = 1; i < parts && !st; i++) {
+        pq_value *joined;
+        st = join(&p->ev[0], acc, h[i].v, n_acc, h[i].f.n, &joined);
+        if (st)
+            break;
+        if (acc != h[0].v)
+            vigil__pq_value_free(&p->ev[0], acc);
+        acc = joined;
+        n_acc += h[i].f.n;
+    }
+    if (acc != h[0].v && st)
+        vigil__pq_value_free(&p->ev[0], acc);
+    for (size_t i = 0; i < parts; i++)
+        vigil__pq_value_free(&p->ev[i], h[i].v);
     if (!st)
-        st = join(&p->ev[0], h[0].v, h[1].v, f, (uint32_t)first, out);
-    vigil__pq_value_free(&p->ev[0], h[0].v);
-    vigil__pq_value_free(&p->ev[1], h[1].v);
+        *out = acc;
     return st;
 }
 

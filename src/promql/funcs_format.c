@@ -4,15 +4,13 @@
  * out in positional notation whatever the magnitude: 1e21 is "1000000000000000000000",
  * 5e-324 is "0.000…005", and NaN, +Inf, -Inf and -0 are "NaN", "+Inf", "-Inf", "-0".
  *
- * The digits come from the C library's correctly rounded "%.*e" of the shortest length at
- * which strtod gives the value back. A correctly rounded candidate is the closest of its length, so
- * it is in the round-trip interval whenever any candidate of that length is — except at a
- * power of two, where the interval below the value is half as wide as the one above; there
- * the next candidate up is tried too. Slow next to Ryu, but count_values is not a hot path. */
+ * The query API writes every sample value of every answer this way (a day of a few hundred
+ * series at one-minute steps is a few hundred thousand values), so the digits come from Ryu,
+ * as in Go itself: some 30 ns a value, where searching for the shortest length with printf
+ * and strtod cost about 3 us. */
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "core/core_int.h" /* before funcs.h: ast.h names struct vigil_buffer */
@@ -25,131 +23,323 @@ typedef struct decimal {
     int point; /* digits before the decimal point; may be <= 0 or > n */
 } decimal;
 
-/* Reads the mantissa digits and exponent of "%.*e" output (positive values). */
-static void parse_scientific(const char *s, decimal *d)
+/* ---- Ryu ------------------------------------------------------------------------------------
+ *
+ * Ulf Adams's Ryu (PLDI 2018), the algorithm Go's strconv uses for the shortest form: the
+ * interval of decimals that read back to v is scaled by a power of ten through 128-bit
+ * multiplications by 5^q or 2^k / 5^q kept to their top 125 bits, and digits are dropped
+ * while the interval's ends still differ; the last dropped digit rounds the result (to even on
+ * an exact tie). The tables are the reference implementation's DOUBLE_POW5_SPLIT and
+ * DOUBLE_POW5_INV_SPLIT, computed once from their definitions with a small big-number
+ * routine rather than pasted as 1,300 hexadecimal constants. */
+
+#define POW5_BITS 125
+#define POW5_COUNT 326     /* 5^0 .. 5^325: values from 2^0 up */
+#define POW5_INV_COUNT 342 /* 5^-0 .. 5^-341: values below 2^0 */
+#define BIG_LIMBS 40       /* 1,280 bits: room for 2^1024 / 5^i and for 5^341 */
+
+typedef unsigned __int128 u128;
+
+static u128 pow5_split[POW5_COUNT];
+static u128 pow5_inv_split[POW5_INV_COUNT];
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+
+typedef struct big {
+    uint32_t l[BIG_LIMBS]; /* little-endian limbs */
+} big;
+
+static size_t big_bits(const big *b)
 {
-    d->n = 0;
-    for (; *s != 'e'; s++)
-        if (*s != '.')
-            d->digits[d->n++] = *s;
-    d->point = atoi(s + 1) + 1;
+    for (size_t i = BIG_LIMBS; i > 0; i--)
+        if (b->l[i - 1] != 0)
+            return (i - 1) * 32 + (size_t)(32 - __builtin_clz(b->l[i - 1]));
+    return 0;
 }
 
-static decimal trimmed(decimal d)
+static void big_mul_small(big *b, uint32_t m)
 {
-    while (d.n > 1 && d.digits[d.n - 1] == '0')
-        d.n--;
-    return d;
-}
-
-static bool reads_back(const decimal *d, double v)
-{
-    char buf[48];
-    snprintf(buf, sizeof buf, "%.*se%d", (int)d->n, d->digits, d->point - (int)d->n);
-    return strtod(buf, NULL) == v;
-}
-
-/* The decimal one unit of the last digit above d. */
-static decimal next_up(const decimal *d)
-{
-    decimal up = *d;
-    size_t i = up.n;
-    while (i > 0 && up.digits[i - 1] == '9')
-        i--;
-    if (i == 0) {
-        /* 99..9 becomes 1 followed by zeros, one place further left. */
-        up.digits[0] = '1';
-        up.n = 1;
-        up.point++;
-        return up;
+    uint64_t carry = 0;
+    for (size_t i = 0; i < BIG_LIMBS; i++) {
+        uint64_t x = (uint64_t)b->l[i] * m + carry;
+        b->l[i] = (uint32_t)x;
+        carry = x >> 32;
     }
-    up.digits[i - 1]++;
-    up.n = i; /* the nines that carried are now trailing zeros */
-    return up;
 }
 
-static bool is_power_of_two(double v)
+/* floor(b / d) */
+static void big_div_small(big *b, uint32_t d)
 {
-    int exp;
-    return frexp(v, &exp) == 0.5;
+    uint64_t rem = 0;
+    for (size_t i = BIG_LIMBS; i > 0; i--) {
+        uint64_t x = rem << 32 | b->l[i - 1];
+        b->l[i - 1] = (uint32_t)(x / d);
+        rem = x % d;
+    }
 }
 
-/* The correctly rounded decimal of the given length if it reads back, else at a power of two
- * the next one up if that does; false when neither does. */
-static bool round_trip_candidate(double v, int digits, decimal *out)
+/* floor(b / 2^shift), which must fit in 128 bits. */
+static u128 big_shr(const big *b, size_t shift)
 {
-    char buf[48];
-    snprintf(buf, sizeof buf, "%.*e", digits - 1, v);
-    parse_scientific(buf, out);
-    if (reads_back(out, v))
-        return true;
-    if (is_power_of_two(v) && strtod(buf, NULL) < v) {
-        decimal up = next_up(out);
-        if (reads_back(&up, v)) {
-            *out = up;
-            return true;
+    u128 r = 0;
+    for (size_t bit = 128; bit > 0; bit--) {
+        size_t at = shift + bit - 1;
+        if (at / 32 < BIG_LIMBS && (b->l[at / 32] >> (at % 32) & 1))
+            r |= (u128)1 << (bit - 1);
+    }
+    return r;
+}
+
+/* pow5_split[i]: 5^i to its top POW5_BITS bits (shifted up when it has fewer).
+ * pow5_inv_split[i]: floor(2^(bits(5^i) - 1 + POW5_BITS) / 5^i) + 1. Nested floor divisions
+ * of integers compose (floor(floor(x / a) / b) == floor(x / ab)), so the quotients come from
+ * 2^1024 divided by 5 again and again, and from that by a power of two. */
+static void make_tables(void)
+{
+    big p = {{1}};
+    for (size_t i = 0; i < POW5_COUNT; i++) {
+        size_t bits = big_bits(&p);
+        pow5_split[i] = bits >= POW5_BITS ? big_shr(&p, bits - POW5_BITS)
+                                          : big_shr(&p, 0) << (POW5_BITS - bits);
+        big_mul_small(&p, 5);
+    }
+    big p5 = {{1}}, q = {{0}};
+    const size_t top = 1024;
+    q.l[top / 32] = 1;
+    for (size_t i = 0; i < POW5_INV_COUNT; i++) {
+        size_t bits = big_bits(&p5);
+        pow5_inv_split[i] = big_shr(&q, top - (bits - 1 + POW5_BITS)) + 1;
+        big_mul_small(&p5, 5);
+        big_div_small(&q, 5);
+    }
+}
+
+static inline uint32_t pow5_bits(int32_t e)
+{
+    return (uint32_t)(((uint32_t)e * 1217359) >> 19) + 1;
+}
+
+static inline uint32_t log10_pow2(int32_t e)
+{
+    return ((uint32_t)e * 78913) >> 18;
+}
+
+static inline uint32_t log10_pow5(int32_t e)
+{
+    return ((uint32_t)e * 732923) >> 20;
+}
+
+static inline uint32_t pow5_factor(uint64_t v)
+{
+    uint32_t count = 0;
+    while (v % 5 == 0) {
+        v /= 5;
+        count++;
+    }
+    return count;
+}
+
+static inline bool multiple_of_pow5(uint64_t v, uint32_t p)
+{
+    return pow5_factor(v) >= p;
+}
+
+static inline bool multiple_of_pow2(uint64_t v, uint32_t p)
+{
+    return (v & ((UINT64_C(1) << p) - 1)) == 0;
+}
+
+/* (m * mul) >> j for the 125-bit mul, j >= 64. */
+static inline uint64_t mul_shift(uint64_t m, u128 mul, int32_t j)
+{
+    u128 b0 = (u128)m * (uint64_t)mul;
+    u128 b2 = (u128)m * (uint64_t)(mul >> 64);
+    return (uint64_t)(((b0 >> 64) + b2) >> (j - 64));
+}
+
+/* The shortest decimal output * 10^exp that reads back to the positive finite v, the closest
+ * to v among those as short. */
+static uint64_t ryu(double v, int32_t *exp)
+{
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    const uint64_t ieee_m = bits & ((UINT64_C(1) << 52) - 1);
+    const uint32_t ieee_e = (uint32_t)(bits >> 52) & 0x7ff;
+    int32_t e2;
+    uint64_t m2;
+    if (ieee_e == 0) {
+        e2 = 1 - 1023 - 52 - 2;
+        m2 = ieee_m;
+    } else {
+        e2 = (int32_t)ieee_e - 1023 - 52 - 2;
+        m2 = (UINT64_C(1) << 52) | ieee_m;
+    }
+    const bool accept_bounds = (m2 & 1) == 0;
+    const uint64_t mv = 4 * m2;
+    const uint32_t mm_shift = ieee_m != 0 || ieee_e <= 1;
+
+    uint64_t vr, vp, vm;
+    int32_t e10;
+    bool vm_trailing_zeros = false, vr_trailing_zeros = false;
+    if (e2 >= 0) {
+        const uint32_t q = log10_pow2(e2) - (e2 > 3);
+        e10 = (int32_t)q;
+        const int32_t k = POW5_BITS + (int32_t)pow5_bits((int32_t)q) - 1;
+        const int32_t i = -e2 + (int32_t)q + k;
+        vr = mul_shift(4 * m2, pow5_inv_split[q], i);
+        vp = mul_shift(4 * m2 + 2, pow5_inv_split[q], i);
+        vm = mul_shift(4 * m2 - 1 - mm_shift, pow5_inv_split[q], i);
+        if (q <= 21) {
+            if (mv % 5 == 0)
+                vr_trailing_zeros = multiple_of_pow5(mv, q);
+            else if (accept_bounds)
+                vm_trailing_zeros = multiple_of_pow5(mv - 1 - mm_shift, q);
+            else
+                vp -= multiple_of_pow5(mv + 2, q);
+        }
+    } else {
+        const uint32_t q = log10_pow5(-e2) - (-e2 > 1);
+        e10 = (int32_t)q + e2;
+        const int32_t i = -e2 - (int32_t)q;
+        const int32_t k = (int32_t)pow5_bits(i) - POW5_BITS;
+        const int32_t j = (int32_t)q - k;
+        vr = mul_shift(4 * m2, pow5_split[i], j);
+        vp = mul_shift(4 * m2 + 2, pow5_split[i], j);
+        vm = mul_shift(4 * m2 - 1 - mm_shift, pow5_split[i], j);
+        if (q <= 1) {
+            vr_trailing_zeros = true;
+            if (accept_bounds)
+                vm_trailing_zeros = mm_shift == 1;
+            else
+                vp--;
+        } else if (q < 63) {
+            vr_trailing_zeros = multiple_of_pow2(mv, q);
         }
     }
-    return false;
+
+    int32_t removed = 0;
+    uint32_t last_removed = 0;
+    uint64_t output;
+    if (vm_trailing_zeros || vr_trailing_zeros) {
+        /* The rare general case (~0.7%): an end of the interval or the value itself is exact. */
+        while (vp / 10 > vm / 10) {
+            vm_trailing_zeros &= vm % 10 == 0;
+            vr_trailing_zeros &= last_removed == 0;
+            last_removed = (uint32_t)(vr % 10);
+            vr /= 10;
+            vp /= 10;
+            vm /= 10;
+            removed++;
+        }
+        if (vm_trailing_zeros) {
+            while (vm % 10 == 0) {
+                vr_trailing_zeros &= last_removed == 0;
+                last_removed = (uint32_t)(vr % 10);
+                vr /= 10;
+                vp /= 10;
+                vm /= 10;
+                removed++;
+            }
+        }
+        if (vr_trailing_zeros && last_removed == 5 && vr % 2 == 0)
+            last_removed = 4; /* exactly halfway: round to even */
+        output = vr + ((vr == vm && (!accept_bounds || !vm_trailing_zeros)) || last_removed >= 5);
+    } else {
+        bool round_up = false;
+        if (vp / 100 > vm / 100) {
+            round_up = vr % 100 >= 50;
+            vr /= 100;
+            vp /= 100;
+            vm /= 100;
+            removed += 2;
+        }
+        while (vp / 10 > vm / 10) {
+            round_up = vr % 10 >= 5;
+            vr /= 10;
+            vp /= 10;
+            vm /= 10;
+            removed++;
+        }
+        output = vr + (vr == vm || round_up);
+    }
+    *exp = e10 + removed;
+    return output;
 }
 
-/* Whether some decimal of a length reads back only grows with the length (a longer nearest
- * decimal is no farther away), so the shortest length is found by bisection; 17 always
- * suffices. */
-static decimal shortest(double v)
+static const char two_digits[201] = "00010203040506070809101112131415161718192021222324"
+                                    "25262728293031323334353637383940414243444546474849"
+                                    "50515253545556575859606162636465666768697071727374"
+                                    "75767778798081828384858687888990919293949596979899";
+
+/* How many decimal digits m > 0 has: log10 from the bit length (1233 / 4096 is just above
+ * log10(2)), corrected by one comparison. */
+static size_t decimal_length(uint64_t m)
 {
-    int lo = 1, hi = 17;
-    decimal d;
-    while (lo < hi) {
-        int mid = (lo + hi) / 2;
-        if (round_trip_candidate(v, mid, &d))
-            hi = mid;
-        else
-            lo = mid + 1;
+    static const uint64_t pow10[20] = {
+        UINT64_C(1), UINT64_C(10), UINT64_C(100), UINT64_C(1000), UINT64_C(10000),
+        UINT64_C(100000), UINT64_C(1000000), UINT64_C(10000000), UINT64_C(100000000),
+        UINT64_C(1000000000), UINT64_C(10000000000), UINT64_C(100000000000),
+        UINT64_C(1000000000000), UINT64_C(10000000000000), UINT64_C(100000000000000),
+        UINT64_C(1000000000000000), UINT64_C(10000000000000000),
+        UINT64_C(100000000000000000), UINT64_C(1000000000000000000),
+        UINT64_C(10000000000000000000)};
+    unsigned bits = 64 - (unsigned)__builtin_clzll(m);
+    unsigned t = (bits * 1233) >> 12;
+    return (size_t)t - (m < pow10[t]) + 1;
+}
+
+/* Writes the decimal digits of x so that they end at p, two at a time; returns where they
+ * start. */
+static char *digits_before(char *p, uint32_t x)
+{
+    while (x >= 100) {
+        uint32_t r = x % 100;
+        x /= 100;
+        p -= 2;
+        memcpy(p, two_digits + 2 * r, 2);
     }
-    round_trip_candidate(v, lo, &d);
-    return trimmed(d);
+    if (x >= 10) {
+        p -= 2;
+        memcpy(p, two_digits + 2 * x, 2);
+    } else {
+        *--p = (char)('0' + x);
+    }
+    return p;
+}
+
+/* The shortest decimal of the positive finite v into *d, trailing zeros moved into the
+ * exponent. The low eight digits and the rest are written as two independent 32-bit runs. */
+static void shortest(double v, decimal *d)
+{
+    pthread_once(&tables_once, make_tables);
+    int32_t exp;
+    uint64_t m = ryu(v, &exp);
+    while (m % 10 == 0) { /* m > 0 */
+        m /= 10;
+        exp++;
+    }
+    size_t n = decimal_length(m);
+    char *end = d->digits + n;
+    if (m >= 100000000) {
+        uint32_t low = (uint32_t)(m % 100000000);
+        uint32_t high = (uint32_t)(m / 100000000); /* m < 10^17 */
+        char *p = end - 8;
+        for (int i = 0; i < 4; i++) {
+            uint32_t r = low % 100;
+            low /= 100;
+            memcpy(end - 2 * (i + 1), two_digits + 2 * r, 2);
+        }
+        digits_before(p, high);
+    } else {
+        digits_before(end, (uint32_t)m);
+    }
+    d->n = n;
+    d->point = (int)n + exp;
 }
 
 static size_t put(char *out, size_t at, char c, size_t count)
 {
     memset(out + at, c, count);
     return at + count;
-}
-
-/* Most sample values are integers or have a few decimals (counters, two-decimal gauges):
- * v = m / 10^k for a small k. While v * 10^k stays below 2^50, the doubles near it are less
- * than 1/4 apart after scaling, so at most one integer m can read back at each k and rounding
- * the scaled product finds it; the smallest k that reads back is then Go's shortest form.
- * This costs a few multiplications instead of the search below (~50 ns against ~3 us), which
- * matters when the query API writes a million points. Writes the digits of positive v. */
-static bool few_decimals(char *out, double v, size_t *len)
-{
-    static const double pow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
-    for (int k = 0; k < (int)(sizeof pow10 / sizeof pow10[0]); k++) {
-        double scaled = v * pow10[k];
-        if (scaled >= 1125899906842624.0) /* 2^50 */
-            return false;
-        double m = nearbyint(scaled);
-        if (m / pow10[k] != v)
-            continue;
-        char digits[24];
-        size_t n = 0;
-        for (uint64_t u = (uint64_t)m; u != 0 || n == 0; u /= 10)
-            digits[n++] = (char)('0' + u % 10);
-        while (n <= (size_t)k) /* 0.05 = 5 / 10^2: pad to "005" */
-            digits[n++] = '0';
-        size_t at = 0;
-        for (size_t i = n; i > 0; i--) {
-            if (k > 0 && i == (size_t)k)
-                out[at++] = '.';
-            out[at++] = digits[i - 1];
-        }
-        out[at] = '\0';
-        *len = at;
-        return true;
-    }
-    return false;
 }
 
 size_t vigil__pq_format_value_label(char *out, double v)
@@ -172,10 +362,8 @@ size_t vigil__pq_format_value_label(char *out, double v)
         out[at++] = '-';
         v = -v;
     }
-    size_t fast_len;
-    if (few_decimals(out + at, v, &fast_len))
-        return at + fast_len;
-    decimal d = shortest(v);
+    decimal d = {{0}, 0, 0};
+    shortest(v, &d);
     if (d.point <= 0) {
         at = put(out, at, '0', 1);
         at = put(out, at, '.', 1);

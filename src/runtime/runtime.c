@@ -37,6 +37,7 @@ static vigil_status serve_query_api(vigil_runtime *rt, const vigil_options *o)
     vigil_promql_options po;
     vigil_promql_options_init(&po);
     po.timeout_ms = o->query_timeout_ms;
+    po.threads = 1; /* a library inside someone's application starts no query threads */
     vigil_status st = vigil_query_api_new(vigil__history_tsdb(rt->history), &po, &rt->query_api);
     if (st == VIGIL_OK)
         st = vigil_http_server_serve_query_api(rt->http, o->query_api_path, rt->query_api);

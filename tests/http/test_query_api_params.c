@@ -298,6 +298,73 @@ static void values_are_written_as_prometheus_writes_them(void **state)
     }
 }
 
+/* A matrix's points are written straight into the response buffer: the bytes are those of
+ * writing each time and value on its own, and the buffer's limit holds to the byte, however
+ * close to it the answer comes. */
+static void matrix_points_are_written_as_each_alone(void **state)
+{
+    (void)state;
+    vigil_tsdb_options o;
+    vigil_tsdb_options_init(&o);
+    o.background = false;
+    o.retention_ms = 0;
+    vigil_tsdb *db;
+    assert_int_equal(vigil_tsdb_open(&o, &db), VIGIL_OK);
+    static const double odd[] = {0, -0.0, 1e-7, 1.5e300, 12345678901234567890.0, NAN, -INFINITY,
+                                 0.1, 2.0 / 3, -5, 1e21, 4.9e-324, 100, 7.25};
+    vigil_label l[2] = {{"__name__", "m"}, {"k", "v"}};
+    for (int i = 0; i < 3000; i++) {
+        double v = i % 3 ? odd[i % 14] : (double)i / 7;
+        assert_int_equal(vigil_tsdb_append(db, l, 2, INT64_C(1700000000000) + i * 1500, v),
+                         VIGIL_OK);
+    }
+    vigil_promql_result *r;
+    assert_int_equal(vigil_promql_range(db, NULL, "m", INT64_C(1700000000000),
+                                        INT64_C(1700004000000), 1333, &r),
+                     VIGIL_OK);
+    vigil_buffer want, got;
+    vigil_buffer_init(&want, 0);
+    vigil_buffer_init(&got, 0);
+    assert_int_equal(vigil_buffer_append(&want, "{\"resultType\":\"matrix\",\"result\":[", 33),
+                     VIGIL_OK);
+    assert_int_equal(vigil_buffer_append(&want, "{\"metric\":", 10), VIGIL_OK);
+    const vigil_label *ls;
+    size_t nl = vigil_promql_result_labels(r, 0, &ls);
+    assert_int_equal(vigil__api_json_labels(&want, ls, nl), VIGIL_OK);
+    assert_int_equal(vigil_buffer_append(&want, ",\"values\":[", 11), VIGIL_OK);
+    const int64_t *t;
+    const double *v;
+    size_t n = vigil_promql_result_points(r, 0, &t, &v);
+    assert_true(n > 2000);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(vigil_buffer_append(&want, i ? ",[" : "[", i ? 2 : 1), VIGIL_OK);
+        assert_int_equal(vigil__api_json_time(&want, t[i]), VIGIL_OK);
+        assert_int_equal(vigil_buffer_append(&want, ",", 1), VIGIL_OK);
+        assert_int_equal(vigil__api_json_value(&want, v[i]), VIGIL_OK);
+        assert_int_equal(vigil_buffer_append(&want, "]", 1), VIGIL_OK);
+    }
+    assert_int_equal(vigil_buffer_append(&want, "]}]}", 4), VIGIL_OK);
+    assert_int_equal(vigil__api_json_result(&got, r), VIGIL_OK);
+    assert_string_equal(vigil_buffer_cstr(&got), vigil_buffer_cstr(&want));
+    size_t len = got.len;
+    vigil_buffer_free(&got);
+    for (size_t limit = len - 600; limit <= len + 1; limit++) {
+        vigil_buffer_init(&got, limit);
+        vigil_status st = vigil__api_json_result(&got, r);
+        if (limit >= len) {
+            assert_int_equal(st, VIGIL_OK);
+            assert_int_equal(got.len, len);
+        } else {
+            assert_int_equal(st, VIGIL_ELIMIT);
+            assert_true(got.len <= limit);
+        }
+        vigil_buffer_free(&got);
+    }
+    vigil_buffer_free(&want);
+    vigil_promql_result_free(r);
+    vigil_tsdb_close(db);
+}
+
 static void timestamps_keep_three_fraction_digits(void **state)
 {
     (void)state;
@@ -372,6 +439,7 @@ int main(void)
         cmocka_unit_test(limits_and_label_names),
         cmocka_unit_test(values_are_written_as_prometheus_writes_them),
         cmocka_unit_test(timestamps_keep_three_fraction_digits),
+        cmocka_unit_test(matrix_points_are_written_as_each_alone),
         cmocka_unit_test(strings_are_escaped_as_go_escapes_them),
         cmocka_unit_test(error_values_are_quoted_as_go_quotes_them),
         cmocka_unit_test(label_sets_are_written_in_byte_order),
