@@ -36,14 +36,21 @@ vigil_status vigil__tsdb_samples_grow(int64_t **t, double **v, size_t *cap, size
 static vigil_status close_open_chunk(vigil_tsdb *db, vigil__tsdb_series *s)
 {
     if (s->nclosed == s->capclosed) {
+        /* Not realloc: a reader may be copying from the old list under the series lock, so the
+         * old list is freed only once the new one has been swapped in under that lock. Only
+         * this writer changes the list, so copying it outside the lock is safe. */
         uint32_t cap = s->capclosed ? s->capclosed * 2 : 4;
-        vigil__tsdb_chunk *c = vigil__realloc(s->closed, cap * sizeof *c);
+        vigil__tsdb_chunk *c = vigil__malloc(cap * sizeof *c);
         if (!c)
             return vigil__fail(VIGIL_ENOMEM, "head chunk list");
+        if (s->nclosed)
+            memcpy(c, s->closed, s->nclosed * sizeof *c);
         vigil__tsdb_series_lock(s);
+        vigil__tsdb_chunk *old = s->closed;
         s->closed = c;
         s->capclosed = cap;
         vigil__tsdb_series_unlock(s);
+        vigil__free(old);
     }
     size_t len;
     const uint8_t *bytes = vigil__tsdb_xor_bytes(&s->open, &len);
