@@ -288,6 +288,17 @@ static inline size_t advance(const int64_t *t, size_t n, size_t i, size_t guess,
     return i;
 }
 
+/* Moves the window [*a, *b) on to the samples in [start, end] (both ends included, as in
+ * 2.42); both edges only ever move forward. */
+static inline void slide_to(const int64_t *t, size_t n, size_t guess, int64_t start, int64_t end,
+                            size_t *a, size_t *b)
+{
+    *a = advance(t, n, *a, guess, start, false);
+    if (*b < *a)
+        *b = *a;
+    *b = advance(t, n, *b, guess, end, true);
+}
+
 /* How many samples a window edge moves per step: the step over the series' mean spacing. */
 static size_t step_samples(const int64_t *t, size_t n, int64_t interval)
 {
@@ -310,10 +321,7 @@ static size_t rate_row(pq_slide *s, const pq_slide_steps *st, const int64_t *t, 
     int64_t end = st->first_end;
     for (size_t k = 0; k < st->n; k++, end += st->interval) {
         int64_t start = end - st->range;
-        a = advance(t, n, a, guess, start, false);
-        if (b < a)
-            b = a;
-        b = advance(t, n, b, guess, end, true);
+        slide_to(t, n, guess, start, end, &a, &b);
         size_t w = b - a;
         widest = w > widest ? w : widest;
         if (w < 2)
@@ -342,10 +350,7 @@ static size_t sum_row(const pq_slide *s, const pq_slide_steps *st, const int64_t
     int64_t end = st->first_end;
     for (size_t k = 0; k < st->n; k++, end += st->interval) {
         int64_t start = end - st->range;
-        a = advance(t, n, a, guess, start, false);
-        if (b < a)
-            b = a;
-        b = advance(t, n, b, guess, end, true);
+        slide_to(t, n, guess, start, end, &a, &b);
         size_t w = b - a;
         if (w == 0)
             continue;
@@ -478,10 +483,7 @@ static pq_window_plan *plan_build(pq_slide *s, const pq_slide_steps *st, const i
     int64_t end = st->first_end;
     for (size_t k = 0; k < st->n; k++, end += st->interval) {
         int64_t start = end - st->range;
-        a = advance(t, n, a, guess, start, false);
-        if (b < a)
-            b = a;
-        b = advance(t, n, b, guess, end, true);
+        slide_to(t, n, guess, start, end, &a, &b);
         p->a[k] = (uint32_t)a;
         p->b[k] = (uint32_t)b;
         size_t w = b - a;
